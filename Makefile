@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make book    set-up, data, models, every notebook (profile $(PROFILE)), HTML site in _build/html
+#   make test    set-up, data, unit tests, the smoke build of every notebook, jupyter-book build -W
+PROFILE ?= default
+CORES ?= 2
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nngeom-installed
+
+.PHONY: book test data venv clean bench
+
+# The venv is (re)installed when the lock or the project metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m nngeom.data fetch mnist fashion-mnist
+
+book: data
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) --config profile=$(PROFILE) python=$(PY)
+	@echo "site: $(if $(filter default,$(PROFILE)),_build/html,_build/site-$(PROFILE)/_build/html)/index.html"
+
+test: data
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build .snakemake

@@ -1,0 +1,105 @@
+# The book's workflow: data -> zoo models -> notebooks (papermill) -> staged sources -> HTML.
+#
+#   snakemake --cores 2 --config profile=default          # what `make book` runs
+#   snakemake --cores 2 --config profile=smoke html_dir=_build/site-smoke -- site
+#
+# One rule per zoo model (a marker json per profile; the weights live in the zoo cache) and one job per
+# notebook, so `--cores N` or a cluster executor never trains a model twice and a rerun only redoes
+# what changed: a notebook reruns when its source, its profile, or the library changes.
+import os
+from pathlib import Path
+
+import yaml
+
+PROFILE = config.get("profile", "default")
+_profile_file = f"profiles/{PROFILE}.yaml"
+if not os.path.exists(_profile_file):
+    raise ValueError(
+        f"config 'profile' must name a file in profiles/ ({sorted(p.stem for p in Path('profiles').glob('*.yaml'))}); got {PROFILE!r}"
+    )
+PROF = yaml.safe_load(open(_profile_file))
+NOTEBOOKS = PROF["notebooks"]                       # key (path without .py) -> {parameters, models}
+SCOREBOARD = "book/scoreboard"
+STAGE = f"_build/src/{PROFILE}"                      # the book's sources at this profile
+METRICS = f"_build/metrics/{PROFILE}"
+MODELS = f"_build/models/{PROFILE}"
+# The default profile's site is the README's _build/html; other profiles build beside it.
+HTML_PARENT = config.get("html_dir", "." if PROFILE == "default" else f"_build/site-{PROFILE}")
+JB_FLAGS = config.get("jb_flags", "")
+LIB = sorted(str(p) for p in Path("lib/nngeom").rglob("*") if p.suffix in {".py", ".yaml"} and "__pycache__" not in p.parts)
+STATIC = ["_config.yml", "_toc.yml"] + sorted(str(p) for p in Path("book").glob("*") if p.suffix in {".md", ".bib", ".png", ".svg"})
+PY = config.get("python", "python")
+
+wildcard_constraints:
+    key="|".join(k.replace(".", r"\.") for k in NOTEBOOKS),
+    name="[A-Za-z0-9_.-]+",
+
+
+def models_of(key):
+    return [f"{MODELS}/{m}.json" for m in (NOTEBOOKS[key] or {}).get("models", []) or []]
+
+
+def others_metrics(key):
+    # The scoreboard summarises every other notebook, so it runs last.
+    if key != SCOREBOARD:
+        return []
+    return [f"{METRICS}/{k}.json" for k in NOTEBOOKS if k != SCOREBOARD]
+
+
+rule site:
+    input:
+        [f"{STAGE}/{k}.ipynb" for k in NOTEBOOKS],
+        [f"{STAGE}/{f}" for f in STATIC],
+    output:
+        f"{HTML_PARENT}/_build/html/index.html",
+    shell:
+        "jupyter-book build {STAGE} --path-output {HTML_PARENT} {JB_FLAGS}"
+
+
+rule data:
+    output:
+        "_build/data.ok",
+    shell:
+        "{PY} -m nngeom.data fetch mnist fashion-mnist && touch {output}"
+
+
+rule model:
+    input:
+        _profile_file,
+        LIB,
+        "_build/data.ok",
+    output:
+        f"{MODELS}/{{name}}.json",
+    threads: workflow.cores
+    shell:
+        "OMP_NUM_THREADS={threads} {PY} -m nngeom.zoo build {wildcards.name} --profile {PROFILE} --marker {output}"
+
+
+rule notebook:
+    input:
+        src="{key}.py",
+        profile=_profile_file,
+        lib=LIB,
+        data="_build/data.ok",
+        models=lambda wc: models_of(wc.key),
+        others=lambda wc: others_metrics(wc.key),
+    output:
+        nb=f"{STAGE}/{{key}}.ipynb",
+        metrics=f"{METRICS}/{{key}}.json",
+    params:
+        extra=lambda wc: f"-p metrics_dir {os.path.abspath(METRICS)}" if wc.key == SCOREBOARD else "",
+    threads: workflow.cores
+    shell:
+        "OMP_NUM_THREADS={threads} {PY} -m nngeom.notebook run {input.src} --profile {PROFILE} "
+        "--output {output.nb} --metrics {output.metrics} {params.extra}"
+
+
+rule static:
+    input:
+        "{file}",
+    output:
+        f"{STAGE}/{{file}}",
+    wildcard_constraints:
+        file="|".join(f.replace(".", r"\.") for f in STATIC),
+    shell:
+        "cp {input} {output}"

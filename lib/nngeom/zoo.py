@@ -1,0 +1,247 @@
+"""The model zoo: named model specs, trained on first use and cached on disk.
+
+A :class:`ModelSpec` is plain data (architecture, training recipe, data, seed). :func:`load` hashes the
+spec, and returns the cached weights for that hash, training them first if there are none. Training
+happens under a file lock and is written atomically, so two processes asking for the same model train
+it once and an interrupted run leaves no partial entry. Metadata (test accuracy, training time, the
+spec, versions) is saved beside the weights as ``meta.json``.
+
+Profiles (``profiles/<name>.yaml``, section ``zoo``) may override recipe fields such as ``epochs`` or
+``train_limit`` for every model; the overrides are part of the spec, so each profile has its own cache
+entry.
+
+Command line (used by the Snakefile, one rule per model)::
+
+    python -m nngeom.zoo build NAME [--profile smoke] [--marker PATH]
+    python -m nngeom.zoo list
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from filelock import FileLock
+from torch import nn
+
+from nngeom import data as nndata
+from nngeom import models
+from nngeom.device import resolve_device
+from nngeom.io import atomic_directory, atomic_write_json
+from nngeom.training import train_classifier
+
+__all__ = ["ModelSpec", "REGISTRY", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names"]
+
+# Bump when training code changes in a way that changes the weights a spec produces.
+TRAINING_CODE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that determines a trained model. Two equal specs give the same weights on one machine."""
+
+    name: str
+    arch: str
+    arch_kwargs: dict[str, Any]
+    dataset: str
+    value_range: tuple[float, float] = (0.0, 1.0)
+    flatten: bool = False
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    train_limit: Optional[int] = None
+    description: str = field(default="", compare=False)
+    papers: tuple[str, ...] = field(default=(), compare=False)
+
+    def recipe(self) -> dict[str, Any]:
+        """The fields that determine the weights (not the description), as JSON-ready data."""
+        d = dataclasses.asdict(self)
+        d.pop("description")
+        d.pop("papers")
+        d["value_range"] = list(self.value_range)
+        return d
+
+    def key(self) -> str:
+        """Hash of the recipe and the training-code version: the cache key."""
+        payload = json.dumps({"recipe": self.recipe(), "code": TRAINING_CODE_VERSION}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+# Fields a profile or a caller may override; the architecture and data set define the model's identity.
+_OVERRIDABLE = {"epochs", "batch_size", "optimizer", "lr", "weight_decay", "seed", "train_limit"}
+
+
+def register(s: ModelSpec) -> ModelSpec:
+    if s.name in REGISTRY:
+        raise ValueError(f"model {s.name!r} is already registered")
+    REGISTRY[s.name] = s
+    return s
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+register(
+    ModelSpec(
+        name="mnist-mlp-200-200",
+        arch="mlp",
+        arch_kwargs={"in_features": 784, "hidden": [200, 200], "n_classes": 10, "activation": "relu"},
+        dataset="mnist",
+        epochs=10,
+        batch_size=128,
+        lr=1e-3,
+        description="784-200-200-10 ReLU network on MNIST in [0, 1], Adam, no regularisation: the book's "
+        "baseline network, used to show the persistence estimators on real data",
+        papers=("ANX",),
+    )
+)
+
+
+def spec(name: str, profile: Optional[str] = None, **overrides: Any) -> ModelSpec:
+    """The registered spec ``name``, with the profile's zoo overrides and then ``overrides`` applied."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(names())}")
+    merged: dict[str, Any] = {}
+    if profile is not None:
+        from nngeom.notebook import load_profile
+
+        zoo_cfg = load_profile(profile).get("zoo", {}) or {}
+        merged.update(zoo_cfg.get("overrides", {}) or {})
+        merged.update((zoo_cfg.get("models", {}) or {}).get(name, {}) or {})
+    merged.update(overrides)
+    bad = set(merged) - _OVERRIDABLE
+    if bad:
+        raise ValueError(f"cannot override {sorted(bad)} of model {name!r}; allowed: {sorted(_OVERRIDABLE)}")
+    return dataclasses.replace(REGISTRY[name], **merged)
+
+
+def cache_dir() -> Path:
+    """Root of the model cache: ``NNGEOM_CACHE`` or ``~/.cache/nngeom/models``."""
+    env = os.environ.get("NNGEOM_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "nngeom" / "models"
+
+
+def entry_dir(s: ModelSpec) -> Path:
+    return cache_dir() / f"{s.name}-{s.key()}"
+
+
+def metadata(s: ModelSpec) -> Optional[dict[str, Any]]:
+    """The saved metadata of a trained spec, or ``None`` if it has not been trained."""
+    meta = entry_dir(s) / "meta.json"
+    return json.loads(meta.read_text()) if meta.exists() else None
+
+
+def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Module, dict[str, Any]]:
+    x_train, y_train = nndata.tensors(s.dataset, "train", value_range=s.value_range, flatten=s.flatten, limit=s.train_limit)
+    x_test, y_test = nndata.tensors(s.dataset, "test", value_range=s.value_range, flatten=s.flatten)
+    torch.manual_seed(s.seed)  # the initial weights
+    model = models.build(s.arch, **s.arch_kwargs).to(device)
+    result = train_classifier(
+        model,
+        (x_train, y_train),
+        (x_test, y_test),
+        epochs=s.epochs,
+        batch_size=s.batch_size,
+        lr=s.lr,
+        optimizer=s.optimizer,
+        weight_decay=s.weight_decay,
+        seed=s.seed,
+        device=device,
+        progress=progress,
+        desc=f"training {s.name}",
+    )
+    meta = {
+        "name": s.name,
+        "key": s.key(),
+        "spec": s.recipe(),
+        "description": s.description,
+        "test_accuracy": result.test_accuracy,
+        "train_accuracy": result.train_accuracy,
+        "train_seconds": result.seconds,
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "history": result.history,
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    return model, meta
+
+
+def load(
+    name: str,
+    profile: Optional[str] = None,
+    device: Union[str, torch.device, None] = "auto",
+    progress: bool = True,
+    **overrides: Any,
+) -> nn.Module:
+    """The trained model ``name`` (eval mode, on ``device``), training and caching it on first use.
+
+    The returned module carries its metadata as ``model.nngeom_meta`` (test accuracy, training time, spec).
+
+    Example:
+        >>> model = load("mnist-mlp-200-200", profile="smoke")   # trains once, then reads the cache
+        >>> model.nngeom_meta["test_accuracy"]
+    """
+    s = spec(name, profile, **overrides)
+    dev = resolve_device(device)
+    target = entry_dir(s)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not (target / "meta.json").exists():
+            model, meta = _train(s, dev, progress)
+            with atomic_directory(target) as tmp:
+                torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp / "weights.pt")
+                # meta.json is written last: its presence marks a complete entry.
+                atomic_write_json(tmp / "meta.json", meta)
+    meta = json.loads((target / "meta.json").read_text())
+    model = models.build(s.arch, **s.arch_kwargs)
+    model.load_state_dict(torch.load(target / "weights.pt", map_location="cpu", weights_only=True))
+    model.to(dev).eval()
+    model.nngeom_meta = meta  # type: ignore[attr-defined]
+    return model
+
+
+def _main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nngeom.zoo", description="Build or list zoo models.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="train (if needed) and cache a model")
+    b.add_argument("name")
+    b.add_argument("--profile", default=None)
+    b.add_argument("--device", default="auto")
+    b.add_argument("--marker", default=None, help="write the model's metadata here (a workflow target)")
+    sub.add_parser("list", help="list the registered models")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        for n in names():
+            print(f"{n}: {REGISTRY[n].description}")
+        return 0
+    try:
+        model = load(args.name, profile=args.profile, device=args.device)
+    except (ValueError, nndata.DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    meta = model.nngeom_meta  # type: ignore[attr-defined]
+    print(f"{args.name}: test accuracy {meta['test_accuracy']:.4f}, cached in {entry_dir(spec(args.name, args.profile))}")
+    if args.marker:
+        atomic_write_json(args.marker, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

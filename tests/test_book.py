@@ -1,0 +1,84 @@
+"""Regression: the smoke build of every notebook through the workflow, then a warning-free book.
+
+The smoke profile's metrics are compared with ``tests/expected/smoke.json``. Each expected number carries
+its own tolerance and the reason for it (see that file): closed forms are checked to rounding, seeded
+Monte-Carlo numbers to a few of their own standard errors (the draws are seeded, but a different CPU may
+order floating-point sums differently and flip a rare borderline sample), and counts exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = json.loads((ROOT / "tests/expected/smoke.json").read_text())
+PROFILE = "smoke"
+
+pytestmark = pytest.mark.book
+
+
+def snakemake(*args: str, html_dir: Path) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "snakemake", "--cores", "2", "--config", f"profile={PROFILE}",
+        f"html_dir={html_dir}", "jb_flags=-W --keep-going", f"python={sys.executable}", *args,
+    ]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_build(tmp_path_factory):
+    html_dir = tmp_path_factory.mktemp("site")
+    proc = snakemake(html_dir=html_dir)
+    if proc.returncode != 0:
+        pytest.fail(f"smoke build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return html_dir
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for p in toc["parts"] for c in p["chapters"]]
+
+
+def test_every_page_is_rendered(smoke_build):
+    html = smoke_build / "_build" / "html"
+    for page in toc_pages():
+        assert (html / f"{page}.html").exists(), page
+
+
+def test_a_rerun_has_nothing_to_do(smoke_build):
+    proc = snakemake("--dry-run", "--quiet", "rules", html_dir=smoke_build)
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def _metrics(page: str) -> dict:
+    return json.loads((ROOT / "_build" / "metrics" / PROFILE / f"{page}.json").read_text())
+
+
+@pytest.mark.parametrize("page", sorted(EXPECTED["pages"]))
+def test_metrics_match_expectations(smoke_build, page):
+    got = _metrics(page)
+    want = EXPECTED["pages"][page]
+    assert got["profile"] == PROFILE
+    for name, spec in want.get("values", {}).items():
+        assert name in got["values"], f"{page}: metric {name} missing"
+        value = got["values"][name]
+        if "equals" in spec:
+            assert value == spec["equals"], (page, name, value, spec)
+        else:
+            assert isinstance(value, (int, float)) and math.isfinite(value), (page, name, value)
+            assert abs(value - spec["value"]) <= spec["abs"], (page, name, value, spec)
+    for item, status in want.get("items", {}).items():
+        assert got["items"][item]["status"] == status, (page, item)
+    for item, claims in want.get("verdicts", {}).items():
+        decided = {v["claim"]: v["holds"] for v in got["items"][item]["verdicts"]}
+        assert decided == claims, (page, item, decided)

@@ -1,0 +1,78 @@
+"""The notebook contract: profiles configure every page, parameters are checked, failures are clear."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from nngeom import notebook
+from nngeom.validation import ParameterError
+
+THEORY = notebook.REPO_ROOT / "notebooks/adversarial_neighborhoods/01_persistence_theory.py"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((notebook.REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    return files
+
+
+def notebook_pages() -> list[str]:
+    return [f for f in toc_files() if (notebook.REPO_ROOT / f"{f}.py").exists()]
+
+
+def test_every_page_exists_and_every_profile_configures_every_notebook():
+    for f in toc_files():
+        assert (notebook.REPO_ROOT / f"{f}.py").exists() or (notebook.REPO_ROOT / f"{f}.md").exists(), f
+    pages = set(notebook_pages())
+    assert pages, "the book has no notebook pages"
+    for name in ("smoke", "default", "paper"):
+        configured = set(notebook.load_profile(name)["notebooks"])
+        assert configured == pages, (name, configured ^ pages)
+
+
+def test_profile_parameters_are_declared_by_their_notebooks(tmp_path):
+    import jupytext
+    import papermill
+
+    for page in notebook_pages():
+        nb = jupytext.read(notebook.REPO_ROOT / f"{page}.py")
+        path = tmp_path / "nb.ipynb"
+        jupytext.write(nb, path)
+        declared = set(papermill.inspect_notebook(str(path)))
+        assert set(notebook.COMMON_PARAMETERS) <= declared, page
+        for name in ("smoke", "default", "paper"):
+            given = set(notebook.notebook_config(name, page)["parameters"])
+            assert given <= declared, (page, name, given - declared)
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(ParameterError, match="'profile' must be one of"):
+        notebook.load_profile("fast")
+
+
+def test_unknown_parameter_is_refused_before_running(tmp_path):
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['n_sample'\]"):
+        notebook.run(THEORY, "smoke", tmp_path / "out.ipynb", tmp_path / "m.json", {"n_sample": 10})
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_bad_parameter_value_stops_the_notebook_with_its_name(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as info:
+        notebook.run(THEORY, "smoke", tmp_path / "out.ipynb", tmp_path / "m.json", {"mc_samples": -5})
+    assert info.value.ename == "ParameterError"
+    assert "'mc_samples'" in info.value.evalue and "positive integer" in info.value.evalue
+    # nothing half-written: neither the notebook nor its metrics
+    assert not (tmp_path / "out.ipynb").exists()
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_command_line_reports_errors_without_traceback(tmp_path, capsys):
+    rc = notebook._main(["run", str(THEORY), "--profile", "smoke", "--output", str(tmp_path / "o.ipynb"),
+                         "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "'gamma'" in err and "Traceback" not in err

@@ -1,0 +1,149 @@
+"""The persistence API against Proposition 4.3's closed form, and its batching and validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from scipy.stats import norm
+from torch import nn
+
+from nngeom.persistence import (
+    persistence,
+    predict,
+    stability,
+    wedge_classifier,
+    wedge_monte_carlo,
+    wedge_persistence,
+    wedge_stability,
+)
+from nngeom.validation import ParameterError
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+class CountingModel(nn.Module):
+    """Wraps a model and counts forward passes, to check that points are batched, not looped over."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x)
+
+
+def test_closed_form_matches_thesis_value():
+    # Figure 8: about 1.91 for one sheet at distance 1, gamma = 0.7.
+    assert wedge_persistence(1.0, 1, 0.7) == pytest.approx(1.9069394, abs=1e-6)
+    # persistence scales linearly with the distance
+    assert wedge_persistence(2.5, 3, 0.7) == pytest.approx(2.5 * wedge_persistence(1.0, 3, 0.7), rel=1e-12)
+    # consistency of the two closed forms: stability at the persistence equals gamma
+    for k in (1, 2, 5, 13):
+        s = wedge_persistence(1.0, k, 0.8)
+        assert wedge_stability(1.0, k, s) == pytest.approx(0.8, abs=1e-9)
+
+
+def test_closed_form_infinite_when_gamma_below_limit():
+    # stability tends to 2^-k as sigma grows: a level at or below it is never crossed
+    assert wedge_persistence(1.0, 2, 0.25) == math.inf
+    assert math.isfinite(wedge_persistence(1.0, 2, 0.26))
+
+
+@pytest.mark.parametrize("kwargs,name", [({"d": -1.0, "k": 1, "gamma": 0.7}, "d"), ({"d": 1.0, "k": 0, "gamma": 0.7}, "k"),
+                                          ({"d": 1.0, "k": 1, "gamma": 1.0}, "gamma")])
+def test_closed_form_rejects_bad_parameters(kwargs, name):
+    with pytest.raises(ParameterError, match=f"'{name}'"):
+        wedge_persistence(**kwargs)
+
+
+def test_wedge_classifier_is_exact():
+    n, k = 6, 3
+    model = wedge_classifier(n, k)
+    x = torch.randn(5000, n, generator=gen(1))
+    inside = (x[:, :k] >= 0).all(dim=1)
+    assert torch.equal(predict(model, x) == 1, inside)
+    # the closed wedge: a point on a sheet belongs to class 1
+    on_sheet = torch.tensor([[0.0, 1.0, 2.0, -5.0, 0.0, 0.0]])
+    assert predict(model, on_sheet).item() == 1
+    with pytest.raises(ValueError, match="k must satisfy"):
+        wedge_classifier(2, 3)
+
+
+@pytest.mark.parametrize("k,sigma", [(1, 0.5), (2, 1.0), (4, 2.0)])
+def test_stability_matches_closed_form(k, sigma):
+    n_samples = 40000
+    model = wedge_classifier(10, k)
+    x = torch.zeros(3, 10)
+    x[:, :k] = 1.0
+    est = stability(model, x, sigma, n_samples=n_samples, generator=gen(k))
+    p = wedge_stability(1.0, k, sigma)
+    se = math.sqrt(p * (1 - p) / n_samples)
+    assert torch.all((est - p).abs() < 4.5 * se), (est, p, se)
+
+
+def test_stability_per_point_sigma_and_batching():
+    model = wedge_classifier(3, 1)
+    x = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    sig = torch.tensor([0.1, 100.0])
+    est = stability(model, x, sig, n_samples=4000, batch_size=333, generator=gen(2))
+    assert est[0].item() == 1.0  # 10 standard deviations inside
+    assert abs(est[1].item() - 0.5) < 0.05  # a huge Gaussian sees both sides equally
+
+
+def test_persistence_agrees_with_closed_form_across_k_d_n_gamma():
+    rows = wedge_monte_carlo([1, 2, 5], [5, 100], [0.5, 2.0], [0.6, 0.8], n_points=12, n_samples=1500,
+                             generator=gen(3), progress=False)
+    assert len(rows) == 3 * 2 * 2 * 2
+    z_crit = norm.ppf(1 - 0.01 / (2 * len(rows)))
+    worst = max(abs(r["z"]) for r in rows)
+    assert worst < z_crit, rows
+
+
+def test_persistence_is_batched_over_points():
+    n_points, max_steps = 64, 25
+    model = CountingModel(wedge_classifier(4, 2))
+    x = torch.zeros(n_points, 4)
+    x[:, :2] = torch.linspace(0.5, 3.0, n_points).unsqueeze(1)
+    out = persistence(model, x, n_samples=500, max_steps=max_steps, generator=gen(4), batch_size=10**7)
+    expected = torch.tensor([wedge_persistence(float(d), 2, 0.7) for d in x[:, 0]])
+    assert torch.allclose(out, expected, rtol=0.15)
+    # one prediction, two initial stabilities, a few range steps and the bisection: every pass covers all
+    # active points at once, so the count does not grow with the number of points
+    assert model.calls <= 1 + 2 + 2 * 10 + max_steps, model.calls
+
+
+def test_persistence_is_reproducible_with_a_seed():
+    model = wedge_classifier(3, 2)
+    x = torch.zeros(10, 3)
+    x[:, :2] = 1.0
+    a = persistence(model, x, n_samples=300, generator=gen(5))
+    b = persistence(model, x, n_samples=300, generator=gen(5))
+    assert torch.equal(a, b)
+
+
+def test_persistence_of_a_constant_classifier_is_infinite():
+    class Constant(nn.Module):
+        def forward(self, x):
+            return torch.zeros(x.shape[0], 2)
+
+    with pytest.warns(RuntimeWarning, match="inf"):
+        out = persistence(Constant(), torch.zeros(3, 2), n_samples=50, max_range_steps=5, generator=gen(6))
+    assert torch.all(torch.isinf(out))
+
+
+@pytest.mark.parametrize("kwargs,name", [({"gamma": 1.5}, "gamma"), ({"n_samples": 0}, "n_samples"),
+                                          ({"precision": -1.0}, "precision"), ({"max_steps": 2.5}, "max_steps")])
+def test_persistence_rejects_bad_parameters(kwargs, name):
+    with pytest.raises(ParameterError, match=f"'{name}'"):
+        persistence(wedge_classifier(2, 1), torch.zeros(1, 2), **kwargs)
+
+
+def test_stability_rejects_bad_sigma():
+    with pytest.raises(ValueError, match="sigma"):
+        stability(wedge_classifier(2, 1), torch.zeros(2, 2), torch.tensor([1.0, -1.0]))

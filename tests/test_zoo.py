@@ -1,0 +1,100 @@
+"""Zoo: specs hash what matters, the first load trains and caches, the second reads the cache."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+
+import pytest
+import torch
+
+from nngeom import zoo
+
+TINY = dict(epochs=1, train_limit=600, batch_size=100)
+
+
+def test_spec_key_depends_on_recipe_not_description():
+    base = zoo.spec("mnist-mlp-200-200")
+    assert zoo.spec("mnist-mlp-200-200").key() == base.key()
+    assert zoo.spec("mnist-mlp-200-200", epochs=base.epochs + 1).key() != base.key()
+    assert zoo.spec("mnist-mlp-200-200", seed=1).key() != base.key()
+
+
+def test_profile_overrides_apply():
+    smoke = zoo.spec("mnist-mlp-200-200", profile="smoke")
+    assert smoke.epochs == 1 and smoke.train_limit == 5000
+    assert smoke.key() != zoo.spec("mnist-mlp-200-200").key()
+
+
+def test_bad_names_and_overrides_are_rejected():
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        zoo.spec("nope")
+    with pytest.raises(ValueError, match="cannot override"):
+        zoo.spec("mnist-mlp-200-200", arch="cnn")
+
+
+def test_first_load_trains_second_load_reads_cache(tmp_model_cache, monkeypatch):
+    m1 = zoo.load("mnist-mlp-200-200", device="cpu", progress=False, **TINY)
+    s = zoo.spec("mnist-mlp-200-200", **TINY)
+    entry = zoo.entry_dir(s)
+    meta = json.loads((entry / "meta.json").read_text())
+    assert (entry / "weights.pt").exists()
+    assert meta["key"] == s.key() and meta["n_train"] == 600
+    assert 0.5 < meta["test_accuracy"] <= 1.0  # a real MNIST model after one epoch on 600 images
+    assert meta["train_seconds"] > 0
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the second load must not train")
+
+    monkeypatch.setattr(zoo, "_train", no_training)
+    m2 = zoo.load("mnist-mlp-200-200", device="cpu", progress=False, **TINY)
+    for (k1, v1), (k2, v2) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)
+    assert m2.nngeom_meta["test_accuracy"] == meta["test_accuracy"]
+
+
+def test_training_is_deterministic(tmp_path, monkeypatch):
+    accs = []
+    for run in range(2):
+        monkeypatch.setenv("NNGEOM_CACHE", str(tmp_path / f"c{run}"))
+        accs.append(zoo.load("mnist-mlp-200-200", device="cpu", progress=False, **TINY).nngeom_meta["test_accuracy"])
+    assert accs[0] == accs[1]
+
+
+def test_interrupted_training_leaves_nothing(tmp_model_cache, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo, "train_classifier", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.load("mnist-mlp-200-200", device="cpu", progress=False, **TINY)
+    leftovers = [p for p in tmp_model_cache.iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == []
+
+
+def _load_in_child(cache: str, queue) -> None:
+    os.environ["NNGEOM_CACHE"] = cache
+    trained = []
+    original = zoo._train
+
+    def counting(*args, **kwargs):
+        trained.append(1)
+        return original(*args, **kwargs)
+
+    zoo._train = counting
+    zoo.load("mnist-mlp-200-200", device="cpu", progress=False, **TINY)
+    queue.put(len(trained))
+
+
+def test_two_processes_train_once(tmp_model_cache):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_load_in_child, args=(str(tmp_model_cache), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    counts = sorted(queue.get(timeout=5) for _ in procs)
+    assert counts == [0, 1]
