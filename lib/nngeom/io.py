@@ -25,7 +25,8 @@ def atomic_path(dest: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it is renamed to ``dest``, on error removed."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    # keep the destination's extension last: some writers (papermill) check it
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".part{dest.suffix}", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -32,20 +32,20 @@
 
 # %% tags=["parameters"]
 profile = "default"          # which profile produced this page (set by the workflow)
-metrics_path = ""            # where to write metrics.json ("" = do not write)
+metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
 device = "auto"              # "auto", "cpu" or "cuda"
 gamma = 0.7                  # the persistence level of the thesis
 f8_max_k = 20                # ANX-F8: number of sheets k from 1 to f8_max_k (closed form)
 mc_ks = [1, 2, 4, 8]         # Monte-Carlo check: numbers of sheets k
-mc_dims = [3, 784]           # ... ambient dimensions n (k <= n)
+mc_dims = [3, 784]           # ... ambient dimensions n (configurations with k > n skipped)
 mc_distances = [0.5, 1.0, 2.0]   # ... distances d of the point from every sheet
 mc_gammas = [0.6, 0.7, 0.9]  # ... persistence levels
 mc_points = 20               # independent estimates per configuration
 mc_samples = 1000            # Gaussian samples per stability estimate (the thesis' numSamples)
 f19_radius = 7.0             # ANX-F19: radius r of the ball B_r(0)
-f19_samples_mnist = 100000   # samples in dimension n = 784
-f19_samples_imagenet = 5000  # samples in dimension n = 3 * 256 * 256 = 196,608
+f19_samples_mnist = 100000   # samples in dimension 784 (MNIST)
+f19_samples_imagenet = 5000  # samples in dimension 196,608 (3 x 256 x 256, ImageNet as in the thesis)
 mnist_model = "mnist-mlp-200-200"  # zoo model for the closing section
 mnist_points = 500           # MNIST test images whose persistence is estimated
 mnist_samples = 1000         # samples per stability estimate for them
