@@ -224,9 +224,9 @@ gen = seeded_generator(seed + 1, dev)
 for k, color in zip((1, 2, 4), ("tab:blue", "tab:orange", "tab:green")):
     ax.plot(sigmas, [wedge_stability(1.0, k, s) for s in sigmas], color=color, label=f"k = {k}, closed form")
     pts = torch.tensor([0.25, 0.5, 1.0, 2.0, 3.5])
-    x = torch.zeros(len(pts), 3)
+    x = torch.zeros(len(pts), k + 2)
     x[:, :k] = 1.0
-    est = stability(wedge_classifier(3, k).to(dev), x, pts, n_samples=mc_samples * 4, generator=gen)
+    est = stability(wedge_classifier(k + 2, k).to(dev), x, pts, n_samples=mc_samples * 4, generator=gen)
     ax.plot(pts, est.cpu(), "x", color=color, ms=7)
 ax.axhline(gamma, color="gray", ls=":")
 ax.set_xlabel(r"$\sigma$")
