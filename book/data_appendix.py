@@ -136,4 +136,4 @@ else:
         display(Markdown(f"**ImageNet is not present on the machine that built this page.** To provide it:\n\n> {exc}"))
 
 # %%
-metrics.save()
+metrics.save();

@@ -94,7 +94,7 @@ for s in STATUSES:
     metrics.value(f"items_{s.replace(' ', '_')}", int((board.status == s).sum()))
 metrics.value("claims_decided", n_verdicts)
 metrics.value("claims_holding", int(n_hold))
-metrics.save()
+metrics.save();
 
 # %% [markdown]
 # ## Every item

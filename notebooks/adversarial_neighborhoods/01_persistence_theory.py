@@ -370,4 +370,4 @@ plt.show()
 # this page's device.
 
 # %%
-metrics.save()
+metrics.save();
