@@ -10,6 +10,8 @@ from scipy.stats import norm
 from torch import nn
 
 from nngeom.persistence import (
+    class_frequencies,
+    persistence_along_path,
     persistence,
     predict,
     stability,
@@ -147,3 +149,54 @@ def test_persistence_rejects_bad_parameters(kwargs, name):
 def test_stability_rejects_bad_sigma():
     with pytest.raises(ValueError, match="sigma"):
         stability(wedge_classifier(2, 1), torch.zeros(2, 2), torch.tensor([1.0, -1.0]))
+
+
+def test_widened_dithered_bracket_removes_the_end_wall_bias():
+    # k=2, d=0.5, gamma=0.7: the persistence 0.5098 lies within Monte-Carlo noise of RANGEFINDER's
+    # starting lower end 0.5, which Algorithm 1 as written cannot cross, so its estimate is pushed up.
+    model = wedge_classifier(3, 2)
+    x = torch.zeros(400, 3)
+    x[:, :2] = 0.5
+    closed = wedge_persistence(0.5, 2, 0.7)
+
+    def z(**kw):
+        est = persistence(model, x, n_samples=1000, generator=torch.Generator().manual_seed(1), **kw).double()
+        return (est.mean().item() - closed) / (est.std().item() / 20)
+
+    assert z(bracket_margin=1.0, dither=False) > 5.0
+    assert abs(z()) < 3.5
+
+
+@pytest.mark.parametrize("margin", [0.5, float("inf"), "2"])
+def test_bad_bracket_margin_is_named(margin):
+    with pytest.raises(ValueError, match="bracket_margin"):
+        persistence(wedge_classifier(2, 1), torch.ones(1, 2), bracket_margin=margin)
+
+
+def test_class_frequencies_match_the_half_space_formula():
+    # class 1 is the half-space x_1 >= 0; from distance d the fraction in class 1 is Phi(d / sigma)
+    model = wedge_classifier(4, 1)
+    x = torch.tensor([0.5, 0.0, 0.0, 0.0])
+    sigmas = [0.0, 0.25, 0.5, 1.0, 2.0]
+    freq = class_frequencies(model, x, sigmas, n_samples=40000, generator=torch.Generator().manual_seed(0))
+    assert freq.shape == (5, 2) and torch.allclose(freq.sum(1), torch.ones(5))
+    expected = torch.tensor([1.0] + [norm.cdf(0.5 / s) for s in sigmas[1:]], dtype=freq.dtype)
+    assert torch.allclose(freq[:, 1], expected, atol=4 * math.sqrt(0.25 / 40000))
+
+
+def test_persistence_along_path_on_a_half_space():
+    # a linear classifier's persistence at signed distance s from its boundary is |s| / Phi^-1(gamma)
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+        model.bias.zero_()
+    start, end = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
+    with pytest.warns(RuntimeWarning, match="did not bracket 1 point"):  # the midpoint is on the boundary
+        t, pers, cls = persistence_along_path(model, start, end, n_points=5, n_samples=4000,
+                                              generator=torch.Generator().manual_seed(0))
+    distance = (1 - 2 * t).abs()
+    closed = distance / norm.ppf(0.7)
+    assert cls.tolist() == [1, 1, 0, 0, 0]  # at the midpoint the logits tie and argmax takes class 0
+    assert pers[2] == 0.0
+    keep = distance > 0
+    assert torch.allclose(pers[keep], closed[keep].to(pers.dtype), rtol=0.06)

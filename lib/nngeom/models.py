@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-__all__ = ["mlp", "build", "ARCHITECTURES"]
+__all__ = ["mlp", "bell_cnn", "build", "ARCHITECTURES"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -32,7 +32,34 @@ def mlp(in_features: int, hidden: Sequence[int], n_classes: int, activation: str
     return nn.Sequential(*layers)
 
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp}
+def bell_cnn(channels: int, in_channels: int = 1, image_size: int = 28, hidden: int = 256, n_classes: int = 10) -> nn.Sequential:
+    """The C-Ch networks of Bell's thesis (Table 3): four 5x5 convolutions with ``channels`` channels,
+    stride 1, no padding, ReLU after each; a 2x2 max pool; a 256-unit ReLU layer; logits.
+
+    On MNIST (28 x 28) the feature maps are 24, 20, 16, 12 and, after pooling, 6 pixels wide, so the
+    first fully connected layer has ``channels * 36`` inputs as in the table.
+    """
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"parameter 'channels' must be a positive int, got {channels!r}")
+    side = (image_size - 4 * 4) // 2
+    if side < 1:
+        raise ValueError(f"parameter 'image_size' must be at least 18 for four 5x5 convolutions and a pool, got {image_size}")
+    layers: list[nn.Module] = []
+    width = in_channels
+    for _ in range(4):
+        layers += [nn.Conv2d(width, channels, kernel_size=5), nn.ReLU()]
+        width = channels
+    layers += [
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(channels * side * side, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_classes),
+    ]
+    return nn.Sequential(*layers)
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "bell_cnn": bell_cnn}
 
 
 def build(arch: str, **kwargs) -> nn.Module:

@@ -27,7 +27,9 @@ from nngeom.validation import check_in_open_interval, check_positive, check_posi
 __all__ = [
     "predict",
     "stability",
+    "class_frequencies",
     "persistence",
+    "persistence_along_path",
     "wedge_stability",
     "wedge_persistence",
     "wedge_classifier",
@@ -142,18 +144,61 @@ def stability(
 
 
 @torch.no_grad()
+def class_frequencies(
+    model: nn.Module,
+    x: Tensor,
+    sigmas: Union[Tensor, list[float]],
+    n_samples: int = 1000,
+    n_classes: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
+    """How often each class is predicted for samples of ``N(x, sigma^2 I)``, for every sigma of a list.
+
+    The curves of the thesis' Figures 9, 11, 13 and 17: ``x`` is one point (shape ``[1, ...]`` or the
+    point itself without a batch axis) and the result is ``Tensor[len(sigmas), n_classes]`` of fractions
+    (rows sum to 1). All sigmas are sampled in one batched pass over ``len(sigmas) * n_samples`` rows.
+    A sigma of 0 gives the class of ``x`` itself.
+    """
+    check_positive_int("n_samples", n_samples)
+    device = _model_device(model, x.device)
+    point = x.to(device)
+    if point.ndim >= 1 and point.shape[0] == 1:
+        point = point[0]
+    sig = torch.as_tensor(sigmas, dtype=point.dtype, device=device).reshape(-1)
+    if len(sig) == 0 or torch.any(sig < 0) or not torch.all(torch.isfinite(sig)):
+        raise ValueError("sigmas must be a non-empty list of finite values >= 0")
+    if n_classes is None:
+        n_classes = int(model(point.unsqueeze(0)).shape[1])
+    batch_size = batch_size or _default_batch_size(point.unsqueeze(0), device)
+    check_positive_int("batch_size", batch_size)
+    total = len(sig) * n_samples
+    counts = torch.zeros(len(sig) * n_classes, dtype=torch.long, device=device)
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        rows = torch.arange(start, stop, device=device) // n_samples
+        noise = torch.randn((stop - start, *point.shape), generator=generator, device=device, dtype=point.dtype)
+        scale = sig[rows].view(-1, *([1] * point.ndim))
+        pred = model(point.unsqueeze(0) + scale * noise).argmax(dim=1)
+        counts.index_add_(0, rows * n_classes + pred, torch.ones_like(pred))
+    return (counts.view(len(sig), n_classes).to(point.dtype) / n_samples).to(x.device)
+
+
+@torch.no_grad()
 def persistence(
     model: nn.Module,
     x: Tensor,
     gamma: float = 0.7,
     n_samples: int = 1000,
     precision: float = 0.002,
-    max_steps: int = 30,
+    max_steps: int = 20,
     generator: Optional[torch.Generator] = None,
     sigma_range: tuple[float, float] = (0.5, 1.5),
     max_range_steps: int = 60,
     batch_size: Optional[int] = None,
     classes: Optional[Tensor] = None,
+    bracket_margin: float = 2.0,
+    dither: bool = True,
 ) -> Tensor:
     """Bracketing estimate of the gamma-persistence of every point of a batch (Algorithm 1).
 
@@ -163,6 +208,18 @@ def persistence(
     for a point when the estimated stability is within ``precision`` of ``gamma`` or after ``max_steps``
     midpoints. All points advance together: each step is one batched call of :func:`stability` over the
     points still active.
+
+    Two changes to the thesis' procedure remove biases of noisy bisection; ``bracket_margin=1`` and
+    ``dither=False`` give Algorithm 1 exactly. (1) The ends of the bracket are themselves accepted on a
+    noisy test, so when the persistence lies within Monte-Carlo noise of an end the search cannot
+    cross it and the estimate is truncated on that side: the found bracket is widened by
+    ``bracket_margin`` on both ends (about two more bisection steps). (2) Every midpoint is a wall of
+    the same kind for the rest of the search, and because all estimates of one point share the same
+    dyadic grid the resulting error is systematic, not noise: ``dither`` moves the lower end of each
+    point's bracket down by a random factor in (1/2, 1], so the grid falls at a random place relative
+    to the persistence and the error averages out. On exact wedge classifiers this brought the bias
+    from up to 0.4 per-point standard deviations down to about 0.1-0.2 at 1,000 samples, shrinking as
+    ``n_samples`` grows (what remains is the second-order bias of inverting a noisy curve).
 
     Args:
         model: classifier returning logits.
@@ -174,8 +231,9 @@ def persistence(
             precision the search stops early on a lucky midpoint of the first bracket, and the estimate
             is then biased towards those midpoints (on wedges, 0.005 with 1,500 samples gave biases
             of 4 standard errors; 0.002 none beyond noise).
-        max_steps: the most bisection steps (the thesis' ``maxSteps``); 30 halvings resolve the bracket
-            far below any Monte-Carlo resolution.
+        max_steps: the most bisection steps (the thesis' ``maxSteps``, value not given). 20 halvings
+            shrink the bracket a million-fold, far below the Monte-Carlo resolution of a few per cent;
+            on the wedge grid 12, 16 and 30 steps gave the same bias and spread.
         generator: ``torch.Generator`` on the model's device, for reproducible estimates.
         sigma_range: the initial ``(sigma_min, sigma_max)`` of RANGEFINDER.
         max_range_steps: the most halvings/doublings in RANGEFINDER. A point whose lower end is still
@@ -183,6 +241,9 @@ def persistence(
             upper end is still stable gets ``inf`` (e.g. a constant classifier). A warning says how many.
         batch_size: samples per forward pass (see :func:`stability`).
         classes: the class of each point, by default ``C(x)``.
+        bracket_margin: factor (>= 1) by which the bracket found by RANGEFINDER is widened on both
+            ends before bisection; 1 keeps it as found.
+        dither: randomise the lower end of each point's bracket (uses ``generator``).
 
     Returns:
         ``Tensor[N]`` of estimated persistences, on ``x.device``.
@@ -198,6 +259,8 @@ def persistence(
     check_positive("precision", precision)
     check_positive_int("max_steps", max_steps)
     check_positive_int("max_range_steps", max_range_steps)
+    if not (isinstance(bracket_margin, (int, float)) and math.isfinite(bracket_margin) and bracket_margin >= 1):
+        raise ValueError(f"bracket_margin must be a finite number >= 1, got {bracket_margin!r}")
     lo0, hi0 = sigma_range
     if not (0 < lo0 < hi0 and math.isfinite(hi0)):
         raise ValueError(f"sigma_range must be (sigma_min, sigma_max) with 0 < sigma_min < sigma_max, got {sigma_range}")
@@ -246,6 +309,11 @@ def persistence(
             stacklevel=2,
         )
 
+    lo = lo / bracket_margin
+    hi = hi * bracket_margin
+    if dither:
+        u = torch.rand(n, generator=generator, device=device, dtype=xs.dtype)
+        lo = lo * torch.pow(2.0, -u)
     result = (lo + hi) / 2
     active = ~(on_boundary | unbounded)
     for _ in range(max_steps):
@@ -264,6 +332,33 @@ def persistence(
     result[on_boundary] = 0.0
     result[unbounded] = math.inf
     return result.to(x.device)
+
+
+def persistence_along_path(
+    model: nn.Module,
+    start: Tensor,
+    end: Tensor,
+    n_points: int = 21,
+    gamma: float = 0.7,
+    **persistence_kwargs,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """gamma-persistence at ``n_points`` equally spaced points of the segment from ``start`` to ``end``.
+
+    The thesis' Figures 12 and 18 (natural image -> adversarial example). ``start`` and ``end`` are single
+    points (with or without a batch axis of 1). Returns ``(t, persistence, classes)``, each of length
+    ``n_points``: the positions in [0, 1], the estimates (one batched call) and the predicted classes.
+    """
+    check_positive_int("n_points", n_points)
+    if n_points < 2:
+        raise ValueError(f"n_points must be at least 2 (both ends), got {n_points}")
+    a = start[0] if start.ndim >= 1 and start.shape[0] == 1 else start
+    b = end[0] if end.ndim >= 1 and end.shape[0] == 1 else end
+    if a.shape != b.shape:
+        raise ValueError(f"start and end must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    t = torch.linspace(0.0, 1.0, n_points, dtype=a.dtype, device=a.device)
+    points = torch.lerp(a.unsqueeze(0), b.unsqueeze(0), t.view(-1, *([1] * a.ndim)))
+    classes = predict(model, points)
+    return t, persistence(model, points, gamma=gamma, classes=classes, **persistence_kwargs), classes
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""Attack contracts: box respected, inputs untouched, targets reached or reported, and L-BFGS quality."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nngeom import data
+from nngeom.attacks import BIM, CW, FGSM, LBFGS, MIFGSM, PGD, RFGSM, distortion, make, succeeded
+from nngeom.training import train_classifier
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    x, y = data.tensors("mnist", "train", limit=3000)
+    xt, yt = data.tensors("mnist", "test", limit=1000)
+    return (x, y), (xt, yt)
+
+
+def _trained(arch: nn.Module, mnist_small) -> nn.Module:
+    torch.manual_seed(0)
+    train_classifier(arch, *mnist_small, epochs=3, batch_size=64, lr=1e-3, progress=False)
+    return arch.eval()
+
+
+@pytest.fixture(scope="module")
+def linear_model(mnist_small):
+    return _trained(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), mnist_small)
+
+
+@pytest.fixture(scope="module")
+def mlp_model(mnist_small):
+    return _trained(nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10)), mnist_small)
+
+
+def _batch(mnist_small, n=12):
+    xt, yt = mnist_small[1]
+    return xt[:n].clone(), yt[:n].clone()
+
+
+def test_distortion_is_rms_difference():
+    x = torch.zeros(2, 1, 2, 2)
+    xa = x.clone()
+    xa[0, 0, 0, 0] = 0.4
+    xa[1] += 0.1
+    assert torch.allclose(distortion(x, xa), torch.tensor([0.4 / 2, 0.1]))
+
+
+def test_lbfgs_reaches_targets_inside_the_box(mlp_model, mnist_small):
+    x, y = _batch(mnist_small)
+    target = (y + 3) % 10
+    x_before = x.clone()
+    attack = LBFGS(mlp_model, search_steps=6, max_iter=60)
+    x_adv = attack(x, target)
+    assert torch.equal(x, x_before)  # input untouched
+    assert x_adv.shape == x.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+    ok = succeeded(mlp_model, x_adv, target, targeted=True)
+    # every example reported as a success is classified as its target, and the report matches the model
+    assert torch.equal(ok, attack.last_success)
+    assert ok.float().mean() >= 0.9
+    assert torch.all(torch.isfinite(attack.last_c[ok])) and torch.all(torch.isnan(attack.last_c[~ok]))
+    assert distortion(x, x_adv)[ok].max() < 0.3
+
+
+def test_lbfgs_reports_failure_when_no_c_reaches_the_target(mlp_model, mnist_small):
+    x, y = _batch(mnist_small, 4)
+    target = (y + 1) % 10
+    # with the weight on ||r|| never below 1e3 the minimiser stays next to x: no target can be reached
+    attack = LBFGS(mlp_model, c_range=(1e3, 1e4), search_steps=2, max_iter=30)
+    x_adv = attack(x, target)
+    assert not attack.last_success.any()
+    assert not succeeded(mlp_model, x_adv, target, targeted=True).any()
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_lbfgs_is_close_to_the_exact_minimum_on_a_linear_model(linear_model, mnist_small):
+    # For a linear classifier the smallest box-constrained perturbation reaching class l is a convex QP.
+    cp = pytest.importorskip("cvxpy")
+    x, y = _batch(mnist_small, 6)
+    target = (y + 5) % 10
+    attack = LBFGS(linear_model, search_steps=12, max_iter=200)
+    x_adv = attack(x, target)
+    ok = attack.last_success
+    assert ok.all()
+    ratios = []
+    W = linear_model[1].weight.detach().double().numpy()
+    b = linear_model[1].bias.detach().double().numpy()
+    for i in range(len(x)):
+        xi = x[i].reshape(-1).double().numpy()
+        l = int(target[i])
+        r = cp.Variable(784)
+        z = xi + r
+        cons = [z >= 0, z <= 1] + [(W[l] - W[j]) @ z + (b[l] - b[j]) >= 0 for j in range(10) if j != l]
+        cp.Problem(cp.Minimize(cp.sum_squares(r)), cons).solve()
+        exact = math.sqrt(cp.sum_squares(r).value) / 28.0
+        ours = float(distortion(x[i : i + 1], x_adv[i : i + 1]))
+        assert ours >= exact * (1 - 1e-3)  # nothing beats the optimum
+        ratios.append(ours / exact)
+    # Szegedy et al.'s objective uses the cross-entropy, whose minimisers cross the decision boundary
+    # along the softmax-weighted direction, not at its nearest point: with exact solves (checked with
+    # 1,000 iterations and one image per run) the method itself ends 2-7 % above the QP optimum on this
+    # model. An unconverged solve or a broken c search gives far more.
+    ratios = torch.tensor(ratios)
+    assert ratios.max() <= 1.08 and ratios.median() <= 1.05, ratios
+
+
+@pytest.mark.parametrize(
+    "cls, kw",
+    [
+        (FGSM, dict(eps=0.3)),
+        (BIM, dict(eps=0.3, alpha=0.02, steps=30)),
+        (PGD, dict(eps=0.3, alpha=0.02, steps=30, seed=0)),
+        (MIFGSM, dict(eps=0.3, alpha=0.02, steps=30)),
+        (RFGSM, dict(eps=0.3, alpha=0.05, steps=20, seed=0)),
+        (CW, dict(c=20.0, steps=200, lr=0.05)),
+    ],
+)
+def test_torchattacks_wrappers_contract(cls, kw, mlp_model, mnist_small):
+    x, y = _batch(mnist_small)
+    keep = succeeded(mlp_model, x, y, targeted=True)  # attack correctly classified images only
+    x, y = x[keep], y[keep]
+    x_before = x.clone()
+    for targeted, labels in ((False, y), (True, (y + 1) % 10)):
+        x_adv = cls(mlp_model, targeted=targeted, batch_size=5, **kw)(x, labels)
+        assert torch.equal(x, x_before)
+        assert x_adv.shape == x.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+        if "eps" in kw:
+            assert (x_adv - x).abs().max() <= kw["eps"] + 1e-6
+        rate = succeeded(mlp_model, x_adv, labels, targeted).float().mean()
+        if cls is not FGSM:  # one step is not expected to reach a given target
+            assert rate >= 0.5, (cls.__name__, targeted, float(rate))
+
+
+def test_seeded_random_attacks_repeat(mlp_model, mnist_small):
+    x, y = _batch(mnist_small, 6)
+    a = PGD(mlp_model, eps=0.2, seed=3)(x, y)
+    b = PGD(mlp_model, eps=0.2, seed=3)(x, y)
+    c = PGD(mlp_model, eps=0.2, seed=4)(x, y)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_bad_arguments_are_named(mlp_model, mnist_small):
+    x, y = _batch(mnist_small, 2)
+    with pytest.raises(ValueError, match="eps"):
+        BIM(mlp_model, eps=-0.1)
+    with pytest.raises(ValueError, match="targeted"):
+        LBFGS(mlp_model, targeted=False)
+    with pytest.raises(ValueError, match="c_range"):
+        LBFGS(mlp_model, c_range=(1.0, 0.1))
+    with pytest.raises(ValueError, match="box"):
+        FGSM(mlp_model)(x * 2 + 1, y)
+    with pytest.raises(ValueError, match="labels"):
+        FGSM(mlp_model)(x, y[:1])
+    with pytest.raises(ValueError, match="name"):
+        make("deepfool", mlp_model)
+    assert isinstance(make("R+FGSM", mlp_model), RFGSM) and isinstance(make("igsm", mlp_model), BIM)
