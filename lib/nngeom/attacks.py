@@ -25,7 +25,7 @@ import torchattacks
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from nngeom.validation import check_positive, check_positive_int
+from nngeom.validation import check_nonnegative_int, check_positive, check_positive_int
 
 __all__ = [
     "Attack",
@@ -41,6 +41,8 @@ __all__ = [
     "make",
     "distortion",
     "succeeded",
+    "correctly_classified",
+    "every_other_target",
 ]
 
 
@@ -68,6 +70,34 @@ def succeeded(model: nn.Module, x_adv: Tensor, labels: Tensor, targeted: bool, b
     pred = torch.cat([model(c.to(dev)).argmax(1).cpu() for c in x_adv.split(batch_size)])
     labels = labels.cpu()
     return pred == labels if targeted else pred != labels
+
+
+@torch.no_grad()
+def correctly_classified(model: nn.Module, x: Tensor, y: Tensor, limit: Optional[int] = None,
+                         batch_size: int = 1024) -> Tensor:
+    """Indices of the images the model classifies correctly, in order, at most ``limit`` of them.
+
+    Attacks are run on such images only, as is usual, so that "adversarial" means "changed a right answer".
+    """
+    hit = succeeded(model, x, y, targeted=True, batch_size=batch_size)
+    idx = hit.nonzero().squeeze(1)
+    return idx if limit is None else idx[:limit]
+
+
+def every_other_target(x: Tensor, y: Tensor, n_classes: int = 10) -> tuple[Tensor, Tensor, Tensor]:
+    """Each image once per class other than its own: ``(images, true labels, targets)``, each ``N * (n_classes - 1)`` long.
+
+    The thesis' MNIST protocol (9 targeted adversarials per image, section 5.1.2); the copies of one image
+    are consecutive, with targets in increasing order.
+    """
+    check_positive_int("n_classes", n_classes)
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"labels must lie in [0, {n_classes}), got values from {int(y.min())} to {int(y.max())}")
+    others = torch.arange(n_classes, device=y.device).expand(len(y), n_classes)
+    mask = others != y.view(-1, 1)
+    targets = others[mask]
+    reps = n_classes - 1
+    return x.repeat_interleave(reps, 0), y.repeat_interleave(reps), targets
 
 
 class Attack:
@@ -176,15 +206,46 @@ class BIM(_TorchAttack):
     """Basic iterative method / IGSM (Kurakin et al., 2016): ``steps`` sign steps of size ``alpha``,
     clipped to the L-inf ball of radius ``eps`` and to the box. Distance: L-inf.
 
+    With ``early_stop=True`` each image stops at the first iterate that reaches its goal (the target
+    class, or any wrong class when untargeted), so it lies just across the decision boundary rather
+    than deep inside the adversarial class; images that never get there run all ``steps``. The
+    iteration is the same, eq. (5) of the thesis: each step is torchattacks' FGSM of size ``alpha``
+    followed by the clip to the ``eps``-ball around the original.
+
     Example: ``BIM(model, eps=0.2, alpha=0.01, steps=40, targeted=True)(images, targets)``.
     """
 
     name = "BIM"
     ta_class = torchattacks.BIM
 
-    def __init__(self, model: nn.Module, eps: float = 0.2, alpha: float = 0.01, steps: int = 40, **kw: Any) -> None:
+    def __init__(self, model: nn.Module, eps: float = 0.2, alpha: float = 0.01, steps: int = 40,
+                 early_stop: bool = False, **kw: Any) -> None:
         _check_iterative(eps, alpha, steps)
+        if not isinstance(early_stop, bool):
+            raise ValueError(f"parameter 'early_stop' must be True or False, got {early_stop!r}")
         super().__init__(model, eps=eps, alpha=alpha, steps=steps, **kw)
+        self.early_stop = early_stop
+        if early_stop:
+            self._step = torchattacks.FGSM(model, eps=alpha)
+            if self.targeted:
+                self._step.set_mode_targeted_by_label(quiet=True)
+
+    def _attack(self, images: Tensor, labels: Tensor) -> Tensor:
+        if not self.early_stop:
+            return self._ta(images, labels)
+        eps, steps = self.kwargs["eps"], self.kwargs["steps"]
+        x = images.clone()
+        active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        for _ in range(steps):
+            with torch.no_grad():
+                pred = self.model(x).argmax(1)
+            active &= (pred != labels) if self.targeted else (pred == labels)
+            if not active.any():
+                break
+            idx = active.nonzero().squeeze(1)
+            step = self._step(x[idx], labels[idx])
+            x[idx] = torch.min(torch.max(step, images[idx] - eps), images[idx] + eps).clamp(0.0, 1.0)
+        return x
 
 
 IGSM = BIM  # the thesis' name for the same attack
@@ -295,7 +356,7 @@ class LBFGS(Attack):
     Args:
         model: classifier returning logits, evaluated in eval mode.
         c_range: ``(c_min, c_max)`` for the search; ``c_min`` is tried first.
-        search_steps: bisection steps on ``log c`` after ``c_min``.
+        search_steps: bisection steps on ``log c`` after ``c_min`` (0: ``c_min`` only).
         max_iter: L-BFGS-B iterations per solve.
         batch_size: images per L-BFGS-B run.
         progress: show a progress bar over the search steps.
@@ -319,7 +380,7 @@ class LBFGS(Attack):
         super().__init__(model, targeted, batch_size)
         if not (len(c_range) == 2 and 0 < c_range[0] < c_range[1] and math.isfinite(c_range[1])):
             raise ValueError(f"parameter 'c_range' must be (c_min, c_max) with 0 < c_min < c_max, got {c_range!r}")
-        check_positive_int("search_steps", search_steps)
+        check_nonnegative_int("search_steps", search_steps)
         check_positive_int("max_iter", max_iter)
         self.c_range = (float(c_range[0]), float(c_range[1]))
         self.search_steps = search_steps

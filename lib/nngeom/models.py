@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from torch import nn
+import os
+from pathlib import Path
 
-__all__ = ["mlp", "bell_cnn", "build", "ARCHITECTURES"]
+import torch
+from torch import Tensor, nn
+
+__all__ = ["mlp", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -67,3 +71,64 @@ def build(arch: str, **kwargs) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; allowed: {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[arch](**kwargs)
+
+
+# --- Pretrained ImageNet classifiers (Bell, Part I, section 5.2) ------------------------------------
+
+IMAGENET_ARCHS = ("alexnet", "vgg16")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights are not on disk and cannot be downloaded here; the message says how to fix it."""
+
+
+class ImageNetClassifier(nn.Module):
+    """A torchvision ImageNet network that takes images in [0, 1] (``[N, 3, 224, 224]``) and normalises
+    them itself, so that attacks, their box and their distortion all live in pixel space."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+def _weights_enum(arch: str):
+    import torchvision
+
+    return {"alexnet": torchvision.models.AlexNet_Weights.IMAGENET1K_V1,
+            "vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1}[arch]
+
+
+def imagenet_model(arch: str, pretrained: bool = True) -> ImageNetClassifier:
+    """torchvision's ``alexnet`` or ``vgg16`` (the thesis' networks) with its ImageNet weights, eval mode.
+
+    With ``pretrained=False`` the network is randomly initialised (the smoke profile's stand-in). The
+    weights come from torchvision's cache (``$TORCH_HOME/hub/checkpoints``); when they are absent and
+    ``NNGEOM_OFFLINE`` is set, or the download fails, :class:`WeightsUnavailable` says which file to put
+    where.
+    """
+    import torchvision
+
+    if arch not in IMAGENET_ARCHS:
+        raise ValueError(f"parameter 'arch' must be one of {IMAGENET_ARCHS}, got {arch!r}")
+    builder = getattr(torchvision.models, arch)
+    if not pretrained:
+        return ImageNetClassifier(builder(weights=None)).eval()
+    weights = _weights_enum(arch)
+    target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    offline = os.environ.get("NNGEOM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    how = (f"download {weights.url} and save it as {target} (or run once online so that torchvision "
+           f"caches it there; TORCH_HOME moves the cache)")
+    if offline and not target.exists():
+        raise WeightsUnavailable(f"pretrained {arch} weights are not on this machine and NNGEOM_OFFLINE is set: {how}")
+    try:
+        net = builder(weights=weights)
+    except Exception as exc:  # network errors come in many types; all mean the same thing to the reader
+        raise WeightsUnavailable(f"could not load pretrained {arch} weights ({exc}): {how}") from exc
+    return ImageNetClassifier(net).eval()

@@ -29,6 +29,7 @@ from nngeom.io import atomic_path
 from nngeom.validation import ParameterError
 
 __all__ = [
+    "start_page",
     "REPO_ROOT",
     "profile_dir",
     "profile_names",
@@ -151,6 +152,28 @@ def run(
                 report_mode=False,
             )
     return Path(output)
+
+
+def start_page(key: str, profile: str, metrics_path: str, *, seed: int, device: str, data: str):
+    """The common opening of a page: check ``seed`` and ``device``, seed torch, set the plot style, create
+    the page's :class:`~nngeom.report.Metrics` and show the provenance header. Returns ``(device, metrics)``.
+    """
+    import torch
+    from IPython.display import display
+
+    from nngeom.device import resolve_device
+    from nngeom.plotting import style
+    from nngeom.report import Metrics
+    from nngeom.validation import check_choice, check_nonnegative_int
+
+    check_nonnegative_int("seed", seed)
+    check_choice("device", device, ["auto", "cpu", "cuda"])
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    style()
+    metrics = Metrics(key, profile, metrics_path or None)
+    display(header(profile, data=data, device=str(dev)))
+    return dev, metrics
 
 
 def header(profile: str, data: str, device: Optional[str] = None, extra: Optional[dict[str, Any]] = None):

@@ -28,6 +28,7 @@ __all__ = [
     "predict",
     "stability",
     "class_frequencies",
+    "first_sigma_below",
     "persistence",
     "persistence_along_path",
     "wedge_stability",
@@ -184,6 +185,19 @@ def class_frequencies(
     return (counts.view(len(sig), n_classes).to(point.dtype) / n_samples).to(x.device)
 
 
+def first_sigma_below(sigmas: Union[Tensor, list[float]], fractions: Tensor, level: float = 0.5) -> float:
+    """The first sigma of a grid at which a class-frequency curve is below ``level`` (``inf`` if never).
+
+    A coarse, grid-based companion to :func:`persistence` for the curves of :func:`class_frequencies`.
+    """
+    sig = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
+    frac = torch.as_tensor(fractions, dtype=torch.float64).reshape(-1)
+    if sig.shape != frac.shape:
+        raise ValueError(f"sigmas and fractions must have the same length, got {len(sig)} and {len(frac)}")
+    below = (frac < level).nonzero()
+    return float(sig[below[0, 0]]) if len(below) else math.inf
+
+
 @torch.no_grad()
 def persistence(
     model: nn.Module,
@@ -192,6 +206,7 @@ def persistence(
     n_samples: int = 1000,
     precision: float = 0.002,
     max_steps: int = 20,
+    rel_tol: float = 1e-3,
     generator: Optional[torch.Generator] = None,
     sigma_range: tuple[float, float] = (0.5, 1.5),
     max_range_steps: int = 60,
@@ -234,6 +249,9 @@ def persistence(
         max_steps: the most bisection steps (the thesis' ``maxSteps``, value not given). 20 halvings
             shrink the bracket a million-fold, far below the Monte-Carlo resolution of a few per cent;
             on the wedge grid 12, 16 and 30 steps gave the same bias and spread.
+        rel_tol: also stop a point once its bracket is narrower than ``rel_tol`` times its upper end
+            (0 disables this). The default 1e-3 is far below the Monte-Carlo resolution of a few per
+            cent, and saves about half of the bisection steps.
         generator: ``torch.Generator`` on the model's device, for reproducible estimates.
         sigma_range: the initial ``(sigma_min, sigma_max)`` of RANGEFINDER.
         max_range_steps: the most halvings/doublings in RANGEFINDER. A point whose lower end is still
@@ -259,6 +277,8 @@ def persistence(
     check_positive("precision", precision)
     check_positive_int("max_steps", max_steps)
     check_positive_int("max_range_steps", max_range_steps)
+    if not (isinstance(rel_tol, (int, float)) and 0 <= rel_tol < 1):
+        raise ValueError(f"rel_tol must be a number in [0, 1), got {rel_tol!r}")
     if not (isinstance(bracket_margin, (int, float)) and math.isfinite(bracket_margin) and bracket_margin >= 1):
         raise ValueError(f"bracket_margin must be a finite number >= 1, got {bracket_margin!r}")
     lo0, hi0 = sigma_range
@@ -328,6 +348,7 @@ def persistence(
         below = ~(above | done)
         lo[idx[above]] = mid[above]
         hi[idx[below]] = mid[below]
+        done |= (hi[idx] - lo[idx]) <= rel_tol * hi[idx]
         active[idx[done]] = False
     result[on_boundary] = 0.0
     result[unbounded] = math.inf

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["style", "wedge_3d", "image_grid"]
+__all__ = ["style", "wedge_3d", "image_grid", "adversarial_rows", "class_frequency_curves"]
 
 
 def style() -> None:
@@ -77,3 +77,53 @@ def image_grid(images: np.ndarray, nrow: int, titles: Optional[Sequence[str]] = 
             axes[r, 0].text(-0.1, 0.5, label, transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def adversarial_rows(original: np.ndarray, adversarial: np.ndarray, labels: Sequence[str], magnify: float = 1.0,
+                     scale: float = 1.3):
+    """One row per example: original, perturbation (grey = 0, magnified ``magnify`` times), adversarial.
+
+    Arrays are ``[N, H, W]`` in [0, 1]; ``labels`` name each row (e.g. the target and the distortion).
+    The perturbation is drawn as ``0.5 + magnify * (adversarial - original)``, clipped to [0, 1], the way
+    Szegedy et al. and the thesis show it.
+    """
+    n = len(original)
+    fig, axes = plt.subplots(n, 3, figsize=(3 * scale + 1.6, n * scale), squeeze=False)
+    heads = ("original", "perturbation" + (f" (x{magnify:g})" if magnify != 1 else ""), "adversarial")
+    for r in range(n):
+        pert = np.clip(0.5 + magnify * (adversarial[r] - original[r]), 0, 1)
+        for c, img in enumerate((original[r], pert, adversarial[r])):
+            ax = axes[r, c]
+            ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(heads[c], fontsize=8)
+        axes[r, 0].set_ylabel(labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def class_frequency_curves(ax, sigmas: np.ndarray, frequencies: np.ndarray, natural: int,
+                           adversarial: Optional[int] = None, class_names: Optional[Sequence[str]] = None,
+                           legend: bool = True) -> None:
+    """The thesis' class-frequency plot (Figures 9, 11, 13, 17): one curve per class against sigma.
+
+    The natural image's class is black, the adversarial class red, every other class that reaches 5 % at
+    some sigma a thin coloured line (the rest are omitted to keep the plot readable).
+    """
+    names = list(class_names) if class_names is not None else [str(i) for i in range(frequencies.shape[1])]
+    cmap = plt.get_cmap("tab10")
+    for c in range(frequencies.shape[1]):
+        f = frequencies[:, c]
+        if c == natural:
+            ax.plot(sigmas, f, color="black", lw=2.2, label=f"{names[c]} (natural class)")
+        elif c == adversarial:
+            ax.plot(sigmas, f, color="red", lw=2.2, label=f"{names[c]} (adversarial class)")
+        elif f.max() >= 0.05:
+            ax.plot(sigmas, f, color=cmap(c % 10), lw=0.9, alpha=0.8, label=names[c])
+    ax.set_xlabel(r"$\sigma$")
+    ax.set_ylabel("fraction of samples")
+    ax.set_ylim(-0.02, 1.02)
+    if legend:
+        ax.legend(fontsize=7, ncol=2)

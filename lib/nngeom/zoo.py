@@ -39,7 +39,7 @@ from nngeom.device import resolve_device
 from nngeom.io import atomic_directory, atomic_write_json
 from nngeom.training import train_classifier
 
-__all__ = ["ModelSpec", "REGISTRY", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names"]
+__all__ = ["ModelSpec", "REGISTRY", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names", "describe"]
 
 # Bump when training code changes in a way that changes the weights a spec produces.
 TRAINING_CODE_VERSION = 1
@@ -281,6 +281,16 @@ def load(
     model.to(dev).eval()
     model.nngeom_meta = meta  # type: ignore[attr-defined]
     return model
+
+
+def describe(model: nn.Module) -> str:
+    """A one-line Markdown summary of a zoo model for a page: name, architecture, recipe, test accuracy."""
+    meta = model.nngeom_meta  # type: ignore[attr-defined]
+    sp = meta["spec"]
+    penalty = f"penalty {sp['penalty']} ({sp['penalty_form']})" if sp.get("penalty") else "no penalty"
+    return (f"`{meta['name']}`: {sp['arch']} {sp['arch_kwargs']}, {sp['epochs']} epochs on {meta['n_train']:,} "
+            f"training images ({sp['optimizer']}, lr {sp['lr']}, batch {sp['batch_size']}), {penalty}; "
+            f"test accuracy **{meta['test_accuracy']:.2%}**.")
 
 
 def _main(argv: Optional[list[str]] = None) -> int:

@@ -1,0 +1,82 @@
+"""Architectures, regularisers and the experiment protocol."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nngeom import models
+from nngeom.attacks import BIM
+from nngeom.experiments import natural_vs_adversarial, random_other_targets
+from nngeom.training import weight_layers, weight_penalty
+
+
+@pytest.mark.parametrize("channels", [2, 8])
+def test_bell_cnn_matches_table_3(channels):
+    net = models.build("bell_cnn", channels=channels)
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4 and all(c.kernel_size == (5, 5) and c.stride == (1, 1) for c in convs)
+    fc = [m for m in net if isinstance(m, nn.Linear)]
+    assert fc[0].in_features == channels * 6 * 6 and fc[0].out_features == 256 and fc[1].out_features == 10
+    assert net(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="channels"):
+        models.build("bell_cnn", channels=0)
+
+
+def test_weight_penalty_forms():
+    net = models.mlp(4, [3], 2)
+    w1, w2 = (layer.weight for layer in weight_layers(net))
+    sq = weight_penalty(net, [0.5, 2.0], "squared_over_units")
+    assert torch.allclose(sq, 0.5 * w1.pow(2).sum() / 3 + 2.0 * w2.pow(2).sum() / 2)
+    nrm = weight_penalty(net, [0.1], "norm_over_size")
+    assert torch.allclose(nrm, 0.1 * w1.norm() / 12 + 0.1 * w2.norm() / 6)
+    with pytest.raises(ValueError, match="penalty_form"):
+        weight_penalty(net, [0.1], "l1")
+    with pytest.raises(ValueError, match="penalty"):
+        weight_penalty(net, [0.1, 0.2, 0.3])
+
+
+def test_imagenet_model_without_weights_offline_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("NNGEOM_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(models.WeightsUnavailable, match="vgg16-397923af.pth"):
+        models.imagenet_model("vgg16")
+    with pytest.raises(ValueError, match="arch"):
+        models.imagenet_model("resnet50", pretrained=False)
+
+
+def test_imagenet_model_normalises_pixel_inputs():
+    net = models.imagenet_model("alexnet", pretrained=False)
+    x = torch.rand(1, 3, 224, 224)
+    expected = net.net((x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+    assert torch.allclose(net(x), expected)
+
+
+def test_random_other_targets_never_the_label():
+    y = torch.arange(10).repeat(50)
+    t = random_other_targets(y, generator=torch.Generator().manual_seed(0))
+    assert (t != y).all() and set(t.tolist()) == set(range(10))
+
+
+def test_natural_vs_adversarial_on_a_half_space():
+    # class 1 is x_0 >= 0 (a tie goes to class 0); points at x_0 = 0.9 are attacked untargeted
+    model = nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
+        model.bias.zero_()
+    wrapped = nn.Sequential(nn.Identity(), model)
+    x = torch.tensor([[0.9, 0.5]] * 6)
+    y = torch.ones(6, dtype=torch.long)
+    attack = BIM(wrapped, eps=1.0, alpha=0.05, steps=40, early_stop=True)
+    with pytest.warns(RuntimeWarning, match="did not bracket"):  # the adversarials lie on the boundary
+        st = natural_vs_adversarial(wrapped, x, y, attack, n_samples=2000, generator=torch.Generator().manual_seed(0))
+    assert st.success.all()
+    # early stop leaves each adversarial at the first step across, x_0 = 0 up to rounding: persistence ~0;
+    # a natural point at distance 0.9 has persistence 0.9 / Phi^-1(0.7)
+    assert np.all(st.persistence_adversarial < 0.3 * st.persistence_natural.mean())
+    assert math.isclose(float(np.median(st.persistence_natural)), 0.9 / 0.5244, rel_tol=0.1)
+    assert st.summary()["attempts"] == 6
