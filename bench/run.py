@@ -100,8 +100,7 @@ def main() -> int:
 
     # 3. persistence vs the forward-throughput limit
     x_test, y_test = data.tensors("mnist", "test")
-    n_img = 8 if args.quick else 64
-    for name in ("mnist-fc100-20-10", "mnist-c-32"):
+    for name, n_img in (("mnist-fc100-20-10", 8 if args.quick else 64), ("mnist-c-32", 2 if args.quick else 8)):
         model = zoo.load(name, device=dev, progress=False, epochs=1, train_limit=10000)
         counter = _RowCounter(model)
         xs = x_test[:n_img].to(dev)
@@ -110,7 +109,7 @@ def main() -> int:
         rows_per_image = counter.rows / n_img
         counter.rows = 0
         chunk = max(1, (1 << 18 if dev.type == "cpu" else 1 << 24) // 784)
-        pre = torch.rand(min(int(rows_per_image * n_img), 200_000), 1, 28, 28, device=dev)
+        pre = torch.rand(min(int(rows_per_image * n_img), 20_000), 1, 28, 28, device=dev)
         with torch.no_grad():
             t_fwd = timed(lambda: [model(c).argmax(1) for c in pre.split(chunk)], repeat=2)
         limit = (len(pre) / t_fwd) / rows_per_image  # images/s if sampling and bookkeeping were free
@@ -118,7 +117,7 @@ def main() -> int:
         rows.append({"benchmark": f"persistence images/s, {name}, 1,000 samples ({rows_per_image:,.0f} rows/image)",
                      "nngeom_s": t_batched, "baseline": "forward-throughput limit (images/s ratio)",
                      "baseline_s": n_img / limit, "speedup": achieved / limit})
-        loop_n = max(2, n_img // 8)
+        loop_n = max(2, n_img // 4)
         t_loop = timed(lambda: [persistence(model, xs[i : i + 1], n_samples=1000, generator=g.manual_seed(i))
                                 for i in range(loop_n)])
         rows.append({"benchmark": f"persistence, {name}: batched vs per-image loop (per image)",

@@ -202,6 +202,17 @@ metrics.item("ANX-T1", status, data="MNIST",
 display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-T1"]))
 
 # %% [markdown]
+# **Reading the table.** Persistence measures how deep inside its class a point sits, so the
+# adversarial column depends on where the attack stops as much as on the network. Our L-BFGS searches
+# $c$ until the perturbation is as small as it can make it, which leaves each example just across the
+# decision boundary (compare the distortion columns), where persistence is small for every network. The
+# thesis' large adversarial persistences for the FC10 nets are what an attack that overshoots the
+# boundary would give; the stability page shows the same effect for IGSM, where stopping at the target
+# or running all steps can change the adversarial persistence several-fold (see its last table). Where
+# a verdict above says "does NOT hold", this is the first difference to suspect; the thesis does not
+# describe its search for $c$.
+
+# %% [markdown]
 # ## Figures 14-16: histograms per network
 #
 # IGSM with the settings of the stability page, `hist_images` images per network towards all nine
