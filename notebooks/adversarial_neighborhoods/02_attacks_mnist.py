@@ -116,7 +116,7 @@ d8 = distortion(x8, x8_adv)
 labels = [f"→ {int(t)}\n{float(d):.3f}" + ("" if s else "\n(failed)") for t, d, s in zip(t8, d8, ok8)]
 fig = adversarial_rows(x8[:, 0].numpy(), x8_adv[:, 0].numpy(), labels, magnify=5)
 fig.suptitle(f"ANX-F2: test image {int(idx8[0])} (a {f2_digit}) against {model_name}; row label: target, distortion",
-             fontsize=9, y=1.0)
+             fontsize=9, y=1.015)
 plt.show()
 metrics.value("f2_targets_reached", int(ok8.sum()))
 metrics.value("f2_mean_distortion", float(d8[ok8].mean()) if ok8.any() else float("nan"))
