@@ -83,6 +83,24 @@ def _as_sigma_vector(sigma: SigmaLike, n: int, device: torch.device, dtype: torc
     return s
 
 
+def _noisy_predictions(model: nn.Module, xs: Tensor, sigma: Tensor, n_samples: int, batch_size: int,
+                       generator: Optional[torch.Generator]):
+    """Yields ``(rows, predictions)`` for ``n_samples`` draws of ``N(xs[i], sigma[i]^2 I)`` for every i.
+
+    Every (point, sample) pair is one row of a long virtual batch, walked through in chunks of
+    ``batch_size`` rows: many points share one forward pass when ``n_samples`` is small, and one point
+    spans several passes when it is large. ``rows`` gives the point of each prediction.
+    """
+    feature_shape = xs.shape[1:]
+    total = len(xs) * n_samples
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        rows = torch.arange(start, stop, device=xs.device) // n_samples
+        noise = torch.randn((stop - start, *feature_shape), generator=generator, device=xs.device, dtype=xs.dtype)
+        scale = sigma[rows].view(-1, *([1] * len(feature_shape)))
+        yield rows, model(xs[rows] + scale * noise).argmax(dim=1)
+
+
 @torch.no_grad()
 def stability(
     model: nn.Module,
@@ -128,18 +146,8 @@ def stability(
     batch_size = batch_size or _default_batch_size(xs, device)
     check_positive_int("batch_size", batch_size)
 
-    # Every (point, sample) pair is one row of a long virtual batch; walk through it in chunks so that
-    # many points share one forward pass when n_samples is small and one point spans several passes
-    # when it is large.
-    total = n_points * n_samples
     hits = torch.zeros(n_points, dtype=torch.long, device=device)
-    feature_shape = xs.shape[1:]
-    for start in range(0, total, batch_size):
-        stop = min(total, start + batch_size)
-        rows = torch.arange(start, stop, device=device) // n_samples
-        noise = torch.randn((stop - start, *feature_shape), generator=generator, device=device, dtype=xs.dtype)
-        scale = s[rows].view(-1, *([1] * len(feature_shape)))
-        pred = model(xs[rows] + scale * noise).argmax(dim=1)
+    for rows, pred in _noisy_predictions(model, xs, s, n_samples, batch_size, generator):
         hits.index_add_(0, rows, (pred == classes[rows]).long())
     return (hits.to(xs.dtype) / n_samples).to(x.device)
 
@@ -173,14 +181,10 @@ def class_frequencies(
         n_classes = int(model(point.unsqueeze(0)).shape[1])
     batch_size = batch_size or _default_batch_size(point.unsqueeze(0), device)
     check_positive_int("batch_size", batch_size)
-    total = len(sig) * n_samples
     counts = torch.zeros(len(sig) * n_classes, dtype=torch.long, device=device)
-    for start in range(0, total, batch_size):
-        stop = min(total, start + batch_size)
-        rows = torch.arange(start, stop, device=device) // n_samples
-        noise = torch.randn((stop - start, *point.shape), generator=generator, device=device, dtype=point.dtype)
-        scale = sig[rows].view(-1, *([1] * point.ndim))
-        pred = model(point.unsqueeze(0) + scale * noise).argmax(dim=1)
+    # One "point" per sigma (the same point each time), so the sampling loop is stability's.
+    copies = point.unsqueeze(0).expand(len(sig), *point.shape)
+    for rows, pred in _noisy_predictions(model, copies, sig, n_samples, batch_size, generator):
         counts.index_add_(0, rows * n_classes + pred, torch.ones_like(pred))
     return (counts.view(len(sig), n_classes).to(point.dtype) / n_samples).to(x.device)
 

@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from scipy.stats import norm
 
 from nngeom import data, zoo
