@@ -10,6 +10,7 @@ from scipy.stats import norm
 from torch import nn
 
 from nngeom.persistence import (
+    _first_layer_sampler,
     class_frequencies,
     persistence_along_path,
     persistence,
@@ -200,3 +201,54 @@ def test_persistence_along_path_on_a_half_space():
     assert pers[2] == 0.0
     keep = distance > 0
     assert torch.allclose(pers[keep], closed[keep].to(pers.dtype), rtol=0.06)
+
+
+def _check_sampler_law(model: nn.Module, linear: nn.Linear, x: torch.Tensor) -> None:
+    # W z with z ~ N(0, I_n) has covariance W W^T; the sampler draws u @ factor_t with u ~ N(0, I_m)
+    pre, factor_t, rest = _first_layer_sampler(model, x)
+    w = linear.weight.detach()
+    assert torch.allclose(pre, linear(x.flatten(1)))
+    u = torch.randn(400_000, w.shape[0], generator=gen(1))
+    cov = torch.cov((u @ factor_t).T)
+    assert torch.allclose(cov, w @ w.T, atol=0.02 * float((w @ w.T).abs().max()))
+    assert torch.allclose(rest(pre), model(x))
+
+
+def test_first_layer_sampler_draws_the_law_of_w_z():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 3))
+    _check_sampler_law(model, model[1], torch.rand(4, 3, 4))
+
+
+def test_first_layer_sampler_handles_a_rank_deficient_layer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 3))
+    with torch.no_grad():
+        model[0].weight[2] = 2 * model[0].weight[0] - model[0].weight[1]
+    _check_sampler_law(model, model[0], torch.rand(4, 6))
+
+
+def test_first_layer_sampler_only_for_models_starting_with_a_narrowing_linear_layer():
+    wide = nn.Sequential(nn.Flatten(), nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert _first_layer_sampler(wide, torch.rand(2, 3)) is None
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2))
+    assert _first_layer_sampler(conv, torch.rand(2, 1, 4, 4)) is None
+    assert _first_layer_sampler(wedge_classifier(4, 2), torch.rand(2, 4)) is None
+
+
+@pytest.mark.parametrize("sample_first_layer", [True, False])
+def test_stability_of_a_linear_classifier_matches_the_half_space_formula(sample_first_layer):
+    # for two classes, P[l_1(x + sigma z) > l_0(x + sigma z)] = Phi(((w_1 - w_0) . x + b_1 - b_0) / (sigma |w_1 - w_0|))
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 2))
+    x = torch.rand(6, 1, 28, 28)
+    w = model[1].weight.detach()
+    b = model[1].bias.detach()
+    margin = (x.flatten(1) @ (w[1] - w[0]) + b[1] - b[0]).double()
+    sigma = 0.5 * margin.abs() / float((w[1] - w[0]).norm())  # a stability of Phi(2) ~ 0.977 on either side
+    sigma[::2] *= 3  # and Phi(2/3) ~ 0.75 for half of the points
+    n = 40000
+    got = stability(model, x, sigma.float(), n_samples=n, generator=gen(2), classes=torch.ones(6, dtype=torch.long),
+                    sample_first_layer=sample_first_layer)
+    expected = torch.tensor(norm.cdf((margin / (sigma * float((w[1] - w[0]).norm()))).numpy()))
+    assert torch.allclose(got.double(), expected, atol=4 * math.sqrt(0.25 / n))

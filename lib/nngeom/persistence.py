@@ -83,19 +83,68 @@ def _as_sigma_vector(sigma: SigmaLike, n: int, device: torch.device, dtype: torc
     return s
 
 
-def _noisy_predictions(model: nn.Module, xs: Tensor, sigma: Tensor, n_samples: int, batch_size: int,
-                       generator: Optional[torch.Generator]):
+def _split_first_linear(model: nn.Module) -> Optional[tuple[nn.Module, nn.Linear, nn.Module]]:
+    """``(head, linear, rest)`` when ``model`` is ``Sequential([Flatten()], Linear, ...)`` and the linear
+    layer narrows its input, so that sampling its pre-activations is cheaper than sampling the input."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    mods = list(model)
+    i = 0
+    if i < len(mods) and type(mods[i]) is nn.Flatten and mods[i].start_dim == 1 and mods[i].end_dim == -1:
+        i += 1
+    if i < len(mods) and type(mods[i]) is nn.Linear and mods[i].out_features < mods[i].in_features:
+        return nn.Sequential(*mods[:i]), mods[i], nn.Sequential(*mods[i + 1 :])
+    return None
+
+
+@torch.no_grad()
+def _first_layer_sampler(model: nn.Module, xs: Tensor):
+    """``(pre, factor_t, rest)`` for sampling in the first layer's output space, or ``None``.
+
+    For a first layer ``h = Wx + b``, a sample ``W(x + sigma z) + b`` with ``z ~ N(0, I_n)`` is
+    ``pre + sigma W z`` with ``pre = Wx + b``, and ``Wz ~ N(0, W W^T)`` has the law of ``u F^T`` with
+    ``F = V diag(sqrt(lambda))`` from the eigendecomposition ``W W^T = V diag(lambda) V^T`` and
+    ``u ~ N(0, I_m)`` (a rank-deficient ``W`` is fine: its zero eigenvalues drop out). The two are
+    equal in distribution, so predictions are sampled exactly, drawing ``m`` normal numbers per sample
+    instead of ``n`` and replacing an ``n x m`` product by an ``m x m`` one (784 -> 100: about 8x less
+    work in that layer). ``None`` when the model does not start with such a layer.
+    """
+    split = _split_first_linear(model)
+    if split is None or xs.ndim < 2:
+        return None
+    head, linear, rest = split
+    w = linear.weight.detach().double()
+    eigenvalues, vectors = torch.linalg.eigh(w @ w.T)
+    factor = vectors * eigenvalues.clamp(min=0).sqrt()
+    pre = linear(head(xs))
+    return pre, factor.T.to(xs.dtype).contiguous(), rest
+
+
+def _noisy_predictions(model: nn.Module, xs: Tensor, sigma: Tensor, n_samples: int, batch_size: Optional[int],
+                       generator: Optional[torch.Generator], sample_first_layer: bool = True):
     """Yields ``(rows, predictions)`` for ``n_samples`` draws of ``N(xs[i], sigma[i]^2 I)`` for every i.
 
     Every (point, sample) pair is one row of a long virtual batch, walked through in chunks of
     ``batch_size`` rows: many points share one forward pass when ``n_samples`` is small, and one point
-    spans several passes when it is large. ``rows`` gives the point of each prediction.
+    spans several passes when it is large. ``rows`` gives the point of each prediction. With
+    ``sample_first_layer`` a network that starts with a narrowing linear layer is sampled after that
+    layer (:func:`_first_layer_sampler`, same distribution, different random numbers). ``None`` for
+    ``batch_size`` picks the number of rows from the width of what is sampled.
     """
+    sampler = _first_layer_sampler(model, xs) if sample_first_layer else None
+    if batch_size is None:
+        batch_size = _default_batch_size(xs if sampler is None else sampler[0], xs.device)
+    if sampler is not None:
+        pre, factor_t, rest = sampler
     feature_shape = xs.shape[1:]
     total = len(xs) * n_samples
     for start in range(0, total, batch_size):
         stop = min(total, start + batch_size)
         rows = torch.arange(start, stop, device=xs.device) // n_samples
+        if sampler is not None:
+            u = torch.randn((stop - start, pre.shape[1]), generator=generator, device=xs.device, dtype=xs.dtype)
+            yield rows, rest(torch.addmm(pre[rows], sigma[rows].unsqueeze(1) * u, factor_t)).argmax(dim=1)
+            continue
         noise = torch.randn((stop - start, *feature_shape), generator=generator, device=xs.device, dtype=xs.dtype)
         scale = sigma[rows].view(-1, *([1] * len(feature_shape)))
         yield rows, model(xs[rows] + scale * noise).argmax(dim=1)
@@ -110,6 +159,7 @@ def stability(
     batch_size: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
     classes: Optional[Tensor] = None,
+    sample_first_layer: bool = True,
 ) -> Tensor:
     """Monte-Carlo estimate of P[C(x') = C(x)], x' ~ N(x, sigma^2 I), for every point of a batch.
 
@@ -118,9 +168,13 @@ def stability(
         x: points, shape ``[N, ...]`` (any feature shape the model accepts).
         sigma: standard deviation, a float or one per point (``Tensor[N]``).
         n_samples: Gaussian samples per point.
-        batch_size: samples per forward pass; by default about 2**18 input elements on a CPU, 2**24 on a GPU.
+        batch_size: samples per forward pass; by default about 2**18 sampled numbers on a CPU, 2**24 on a GPU.
         generator: a ``torch.Generator`` on the model's device, for reproducible draws.
         classes: the class to compare with, ``LongTensor[N]``; by default ``C(x)``.
+        sample_first_layer: when the model is ``Sequential([Flatten], Linear(n, m), ...)`` with
+            ``m < n`` (the zoo's MLPs), draw the first layer's pre-activations ``Wx + b + sigma W z``
+            from their exact Gaussian law instead of drawing ``z`` in input space. Same distribution,
+            several times faster on a CPU; ``False`` samples in input space (other random numbers).
 
     Returns:
         ``Tensor[N]`` (float, on ``x.device``): the fraction of samples classified as ``classes``.
@@ -143,11 +197,11 @@ def stability(
     classes = classes.to(device)
     if classes.shape != (n_points,):
         raise ValueError(f"classes must have shape [{n_points}], got {tuple(classes.shape)}")
-    batch_size = batch_size or _default_batch_size(xs, device)
-    check_positive_int("batch_size", batch_size)
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
 
     hits = torch.zeros(n_points, dtype=torch.long, device=device)
-    for rows, pred in _noisy_predictions(model, xs, s, n_samples, batch_size, generator):
+    for rows, pred in _noisy_predictions(model, xs, s, n_samples, batch_size, generator, sample_first_layer):
         hits.index_add_(0, rows, (pred == classes[rows]).long())
     return (hits.to(xs.dtype) / n_samples).to(x.device)
 
@@ -161,13 +215,14 @@ def class_frequencies(
     n_classes: Optional[int] = None,
     batch_size: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
+    sample_first_layer: bool = True,
 ) -> Tensor:
     """How often each class is predicted for samples of ``N(x, sigma^2 I)``, for every sigma of a list.
 
     The curves of the thesis' Figures 9, 11, 13 and 17: ``x`` is one point (shape ``[1, ...]`` or the
     point itself without a batch axis) and the result is ``Tensor[len(sigmas), n_classes]`` of fractions
     (rows sum to 1). All sigmas are sampled in one batched pass over ``len(sigmas) * n_samples`` rows.
-    A sigma of 0 gives the class of ``x`` itself.
+    A sigma of 0 gives the class of ``x`` itself. ``sample_first_layer`` as in :func:`stability`.
     """
     check_positive_int("n_samples", n_samples)
     device = _model_device(model, x.device)
@@ -179,12 +234,12 @@ def class_frequencies(
         raise ValueError("sigmas must be a non-empty list of finite values >= 0")
     if n_classes is None:
         n_classes = int(model(point.unsqueeze(0)).shape[1])
-    batch_size = batch_size or _default_batch_size(point.unsqueeze(0), device)
-    check_positive_int("batch_size", batch_size)
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
     counts = torch.zeros(len(sig) * n_classes, dtype=torch.long, device=device)
     # One "point" per sigma (the same point each time), so the sampling loop is stability's.
     copies = point.unsqueeze(0).expand(len(sig), *point.shape)
-    for rows, pred in _noisy_predictions(model, copies, sig, n_samples, batch_size, generator):
+    for rows, pred in _noisy_predictions(model, copies, sig, n_samples, batch_size, generator, sample_first_layer):
         counts.index_add_(0, rows * n_classes + pred, torch.ones_like(pred))
     return (counts.view(len(sig), n_classes).to(point.dtype) / n_samples).to(x.device)
 
@@ -218,6 +273,7 @@ def persistence(
     classes: Optional[Tensor] = None,
     bracket_margin: float = 2.0,
     dither: bool = True,
+    sample_first_layer: bool = True,
 ) -> Tensor:
     """Bracketing estimate of the gamma-persistence of every point of a batch (Algorithm 1).
 
@@ -266,6 +322,7 @@ def persistence(
         bracket_margin: factor (>= 1) by which the bracket found by RANGEFINDER is widened on both
             ends before bisection; 1 keeps it as found.
         dither: randomise the lower end of each point's bracket (uses ``generator``).
+        sample_first_layer: sample after a narrowing first linear layer (see :func:`stability`).
 
     Returns:
         ``Tensor[N]`` of estimated persistences, on ``x.device``.
@@ -299,7 +356,7 @@ def persistence(
     classes = classes.to(device)
 
     def stab(idx: Tensor, sig: Tensor) -> Tensor:
-        return stability(model, xs[idx], sig, n_samples, batch_size, generator, classes[idx])
+        return stability(model, xs[idx], sig, n_samples, batch_size, generator, classes[idx], sample_first_layer)
 
     all_idx = torch.arange(n, device=device)
     lo = torch.full((n,), float(lo0), dtype=xs.dtype, device=device)
