@@ -17,6 +17,7 @@ __all__ = [
     "check_positive",
     "check_in_open_interval",
     "check_choice",
+    "check_bool",
     "check_int_list",
     "check_float_list",
 ]
@@ -66,6 +67,13 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = list(choices)
     if value not in choices:
         _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False`` only: papermill passes ``-p flag 1`` through as the int 1, which is no flag."""
+    if not isinstance(value, bool):
+        _fail(name, value, "True or False")
     return value
 
 

@@ -67,6 +67,7 @@ from nngeom.persistence import class_frequencies, first_sigma_below, persistence
 from nngeom.plotting import class_frequency_curves
 from nngeom.report import comparison_table, paper_value, verdict_markdown
 from nngeom.validation import (
+    check_bool,
     check_choice,
     check_in_open_interval,
     check_nonnegative_int,
@@ -82,7 +83,7 @@ check_positive_int("freq_samples", freq_samples)
 check_positive("igsm_eps", igsm_eps)
 check_positive("igsm_alpha", igsm_alpha)
 check_positive_int("igsm_steps", igsm_steps)
-check_choice("igsm_early_stop", igsm_early_stop, [True, False])
+check_bool("igsm_early_stop", igsm_early_stop)
 check_positive_int("n_images", n_images)
 check_positive_int("n_natural", n_natural)
 check_positive_int("persistence_samples", persistence_samples)

@@ -77,6 +77,7 @@ from nngeom.experiments import natural_vs_adversarial, random_other_targets
 from nngeom.notebook import start_page
 from nngeom.report import reference, verdict_markdown
 from nngeom.validation import (
+    check_bool,
     check_choice,
     check_in_open_interval,
     check_nonnegative_int,
@@ -98,7 +99,7 @@ check_nonnegative_int("hist_images", hist_images)
 check_positive("igsm_eps", igsm_eps)
 check_positive("igsm_alpha", igsm_alpha)
 check_positive_int("igsm_steps", igsm_steps)
-check_choice("igsm_early_stop", igsm_early_stop, [True, False])
+check_bool("igsm_early_stop", igsm_early_stop)
 
 dev, metrics = start_page("notebooks/adversarial_neighborhoods/04_networks_mnist",
                           profile, metrics_path, seed=seed, device=device, data="MNIST test set")

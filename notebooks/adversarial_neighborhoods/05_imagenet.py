@@ -80,6 +80,7 @@ from nngeom.persistence import class_frequencies, persistence_along_path
 from nngeom.plotting import adversarial_rows, class_frequency_curves, style
 from nngeom.report import Metrics, reference, verdict_markdown
 from nngeom.validation import (
+    check_bool,
     check_choice,
     check_float_list,
     check_in_open_interval,
@@ -90,7 +91,7 @@ from nngeom.validation import (
 
 check_nonnegative_int("seed", seed)
 check_choice("device", device, ["auto", "cpu", "cuda"])
-check_choice("stand_in", stand_in, [True, False])
+check_bool("stand_in", stand_in)
 for a in archs:
     check_choice("archs", a, IMAGENET_ARCHS)
 for a in attacks:

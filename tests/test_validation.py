@@ -1,0 +1,26 @@
+"""Parameter checks: each refuses what a notebook parameter or library argument must not accept."""
+
+from __future__ import annotations
+
+import pytest
+
+from nngeom.validation import ParameterError, check_bool, check_choice, check_positive_int
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_check_bool_accepts_bools(value):
+    assert check_bool("flag", value) is value
+
+
+@pytest.mark.parametrize("value", [0, 1, "True", None, 1.0])
+def test_check_bool_refuses_what_only_compares_equal(value):
+    # 1 == True, so check_choice(name, 1, [True, False]) would let an int through
+    with pytest.raises(ParameterError, match="'flag' must be True or False"):
+        check_bool("flag", value)
+
+
+def test_check_choice_and_positive_int_name_the_parameter():
+    with pytest.raises(ParameterError, match="'mode'.*one of 'a', 'b'"):
+        check_choice("mode", "c", ["a", "b"])
+    with pytest.raises(ParameterError, match="'n'.*positive integer"):
+        check_positive_int("n", True)
