@@ -14,26 +14,64 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
+__all__ = ["mlp", "split_after_hidden", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
-def mlp(in_features: int, hidden: Sequence[int], n_classes: int, activation: str = "relu") -> nn.Sequential:
+def mlp(
+    in_features: int,
+    hidden: Sequence[int],
+    n_classes: int,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+) -> nn.Sequential:
     """Fully connected network ``in -> hidden[0] -> ... -> n_classes`` returning logits.
 
     ``hidden=[]`` gives the linear (softmax-regression) model, e.g. the thesis' FC10 nets. Inputs of any
-    shape are flattened first, so images can be passed as they are.
+    shape are flattened first, so images can be passed as they are. ``dropout`` is applied after every
+    hidden activation and ``input_dropout`` to the input pixels (Hinton et al.'s 0.5 and 0.2 are the
+    usual choice); both are inactive in eval mode. With neither, the model is
+    ``Sequential(Flatten, Linear, ...)``, the form :mod:`nngeom.persistence` samples after the first layer.
     """
     if activation not in _ACTIVATIONS:
         raise ValueError(f"parameter 'activation' must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+        if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < 1):
+            raise ValueError(f"parameter {name!r} must be a probability in [0, 1), got {p!r}")
     layers: list[nn.Module] = [nn.Flatten()]
+    if input_dropout:
+        layers.append(nn.Dropout(input_dropout))
     width = in_features
     for h in hidden:
         layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
         width = h
     layers.append(nn.Linear(width, n_classes))
     return nn.Sequential(*layers)
+
+
+def split_after_hidden(model: nn.Sequential, layer: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``(head, rest)`` of an :func:`mlp` with ``rest(head(x)) == model(x)``, cut after hidden layer ``layer``.
+
+    ``layer=0`` cuts before the first linear layer (``head`` only flattens, and applies input dropout);
+    ``layer=k`` cuts after the k-th hidden activation and its dropout. Both share the model's modules.
+    """
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"model must be an nn.Sequential built by mlp(), got {type(model).__name__}")
+    mods = list(model)
+    activations = [i for i, m in enumerate(mods) if isinstance(m, tuple(_ACTIVATIONS.values()))]
+    if not isinstance(layer, int) or isinstance(layer, bool) or not 0 <= layer <= len(activations):
+        raise ValueError(f"parameter 'layer' must be an int from 0 to {len(activations)} (the hidden layers), got {layer!r}")
+    if layer == 0:
+        cut = next(i for i, m in enumerate(mods) if isinstance(m, nn.Linear))
+    else:
+        cut = activations[layer - 1] + 1
+        while cut < len(mods) and isinstance(mods[cut], nn.Dropout):
+            cut += 1
+    return nn.Sequential(*mods[:cut]), nn.Sequential(*mods[cut:])
 
 
 def bell_cnn(channels: int, in_channels: int = 1, image_size: int = 28, hidden: int = 256, n_classes: int = 10) -> nn.Sequential:

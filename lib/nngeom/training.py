@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from nngeom.validation import check_choice, check_positive, check_positive_int
+from nngeom.validation import check_choice, check_in_open_interval, check_positive, check_positive_int
 
-__all__ = ["TrainResult", "train_classifier", "accuracy", "weight_layers", "weight_penalty", "PENALTY_FORMS"]
+__all__ = ["TrainResult", "train_classifier", "pretrain_sparse_autoencoder", "accuracy", "weight_layers", "weight_penalty", "PENALTY_FORMS"]
 
 
 @dataclass
@@ -86,11 +86,14 @@ def train_classifier(
     device: Optional[torch.device] = None,
     progress: bool = True,
     desc: str = "training",
+    extra_loss: Optional[Callable[[nn.Module, int], Tensor]] = None,
 ) -> TrainResult:
     """Minimise cross-entropy with mini-batches drawn by a seeded permutation each epoch.
 
     ``penalty`` (one lambda per weight layer, or one for all; empty: none) adds :func:`weight_penalty`
-    of form ``penalty_form`` to the loss; ``weight_decay`` is the optimiser's own decay.
+    of form ``penalty_form`` to the loss; ``weight_decay`` is the optimiser's own decay. ``extra_loss``
+    is called as ``extra_loss(model, step)`` at every step and its value added to the loss (e.g.
+    :class:`nngeom.adversarial_training.AdversarialPool`).
 
     Data stay in memory (MNIST-sized sets): indexing a tensor is much faster than a DataLoader here, and
     the seeded permutation makes the run repeatable on one machine.
@@ -112,6 +115,7 @@ def train_classifier(
     n = len(y_train)
     steps_per_epoch = (n + batch_size - 1) // batch_size
     history: list[dict] = []
+    step = 0
     start = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False)
     for epoch in range(epochs):
@@ -123,6 +127,9 @@ def train_classifier(
             loss = loss_fn(model(x_train[idx]), y_train[idx])
             if penalty:
                 loss = loss + weight_penalty(model, penalty, penalty_form)
+            if extra_loss is not None:
+                loss = loss + extra_loss(model, step)
+            step += 1
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
@@ -138,3 +145,64 @@ def train_classifier(
         seconds=seconds,
         history=history,
     )
+
+
+def pretrain_sparse_autoencoder(
+    encoder: nn.Linear,
+    x_train: Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    sparsity_target: float = 0.05,
+    sparsity_weight: float = 3.0,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "sparse autoencoder",
+) -> list[dict]:
+    """Train ``encoder`` (a ``Linear(n, h)`` followed by a sigmoid) as a sparse autoencoder, without labels.
+
+    The decoder is ``sigmoid(Linear(h, n))`` (pixels lie in [0, 1]); the loss per batch is the squared
+    reconstruction error (summed over pixels, averaged over images) plus ``sparsity_weight`` times
+    ``sum_j KL(rho || rho_hat_j)``, the usual sparsity penalty on each unit's mean activation ``rho_hat_j``
+    with target ``rho = sparsity_target``, plus ``weight_decay * (sum W_enc^2 + sum W_dec^2) / 2``.
+    Szegedy et al.'s AE400-10 gives no settings beyond "400 sigmoid units"; these defaults are the
+    common ones of the sparse-autoencoder literature. The decoder is thrown away. Returns the loss history.
+    """
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_in_open_interval("sparsity_target", sparsity_target, 0.0, 1.0)
+    if not (isinstance(sparsity_weight, (int, float)) and sparsity_weight >= 0):
+        raise ValueError(f"parameter 'sparsity_weight' must be a number >= 0, got {sparsity_weight!r}")
+    device = encoder.weight.device
+    x = x_train.reshape(len(x_train), -1).to(device)
+    if x.shape[1] != encoder.in_features:
+        raise ValueError(f"x_train has {x.shape[1]} features per item, the encoder expects {encoder.in_features}")
+    torch.manual_seed(seed)
+    decoder = nn.Linear(encoder.out_features, encoder.in_features).to(device)
+    opt = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=lr)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    rho = torch.tensor(sparsity_target, device=device)
+    history: list[dict] = []
+    steps = (len(x) + batch_size - 1) // batch_size
+    bar = tqdm(total=epochs * steps, desc=desc, disable=not progress, leave=False)
+    for epoch in range(epochs):
+        total = 0.0
+        for idx in torch.randperm(len(x), generator=gen).to(device).split(batch_size):
+            xb = x[idx]
+            code = torch.sigmoid(encoder(xb))
+            recon = torch.sigmoid(decoder(code))
+            rho_hat = code.mean(0).clamp(1e-6, 1 - 1e-6)
+            kl = (rho * (rho / rho_hat).log() + (1 - rho) * ((1 - rho) / (1 - rho_hat)).log()).sum()
+            decay = encoder.weight.pow(2).sum() + decoder.weight.pow(2).sum()
+            loss = (recon - xb).pow(2).sum(1).mean() + sparsity_weight * kl + weight_decay * decay / 2
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            bar.update(1)
+        history.append({"epoch": epoch + 1, "autoencoder_loss": total / len(x)})
+        bar.set_postfix(loss=f"{total / len(x):.3f}")
+    bar.close()
+    return history

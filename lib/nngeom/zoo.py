@@ -37,9 +37,10 @@ from nngeom import data as nndata
 from nngeom import models
 from nngeom.device import resolve_device
 from nngeom.io import atomic_directory, atomic_write_json
-from nngeom.training import train_classifier
+from nngeom.adversarial_training import AdversarialPool
+from nngeom.training import pretrain_sparse_autoencoder, train_classifier
 
-__all__ = ["ModelSpec", "REGISTRY", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names", "describe"]
+__all__ = ["ModelSpec", "REGISTRY", "TRAINERS", "TRAIN_PARTS", "training_part", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names", "describe"]
 
 # Bump when training code changes in a way that changes the weights a spec produces.
 TRAINING_CODE_VERSION = 1
@@ -64,6 +65,9 @@ class ModelSpec:
     train_limit: Optional[int] = None
     penalty: tuple[float, ...] = ()
     penalty_form: str = "squared_over_units"
+    train_part: Optional[str] = None
+    trainer: str = "supervised"
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = field(default="", compare=False)
     papers: tuple[str, ...] = field(default=(), compare=False)
 
@@ -79,6 +83,9 @@ class ModelSpec:
             d.pop("penalty_form")
         else:
             d["penalty"] = list(self.penalty)
+        for name, default in (("train_part", None), ("trainer", "supervised"), ("trainer_kwargs", {})):
+            if d[name] == default:
+                d.pop(name)
         return d
 
     def key(self) -> str:
@@ -90,12 +97,21 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {}
 
 # Fields a profile or a caller may override; the architecture and data set define the model's identity.
-_OVERRIDABLE = {"epochs", "batch_size", "optimizer", "lr", "weight_decay", "seed", "train_limit", "penalty", "penalty_form"}
+_OVERRIDABLE = {"epochs", "batch_size", "optimizer", "lr", "weight_decay", "seed", "train_limit", "penalty", "penalty_form",
+                "trainer_kwargs"}
+# How a spec's weights are trained; see _train.
+TRAINERS = ("supervised", "sparse_autoencoder", "adversarial_pool")
+# train_part: the two disjoint halves of a training set (Szegedy et al.'s P1 and P2 for MNIST).
+TRAIN_PARTS = ("P1", "P2")
 
 
 def register(s: ModelSpec) -> ModelSpec:
     if s.name in REGISTRY:
         raise ValueError(f"model {s.name!r} is already registered")
+    if s.trainer not in TRAINERS:
+        raise ValueError(f"trainer of {s.name!r} must be one of {TRAINERS}, got {s.trainer!r}")
+    if s.train_part not in (None, *TRAIN_PARTS):
+        raise ValueError(f"train_part of {s.name!r} must be None or one of {TRAIN_PARTS}, got {s.train_part!r}")
     REGISTRY[s.name] = s
     return s
 
@@ -136,21 +152,30 @@ for _k in (4, 2, 0):
             arch="mlp",
             arch_kwargs={"in_features": 784, "hidden": [], "n_classes": 10},
             penalty=(10.0 ** -_k,),
-            description=f"FC10-{_k}: 784 -> 10 softmax regression with lambda = 1e-{_k} (thesis Table 1)",
-            **_BELL,
+            description=f"FC10-{_k}: 784 -> 10 softmax regression with lambda = 1e-{_k} (thesis Table 1; "
+            f"Szegedy et al.'s FC10({10.0 ** -_k:g}))",
+            **{**_BELL, "papers": ("ANX", "IPN")},
         )
     )
-for _h in (100, 200):
+_TWO_LAYER_DECAY = (1e-5, 1e-5, 1e-6)
+
+
+def _register_two_layer(name: str, width: int, activation: str, description: str, common: dict) -> None:
     register(
         ModelSpec(
-            name=f"mnist-fc{_h}-{_h}-10",
+            name=name,
             arch="mlp",
-            arch_kwargs={"in_features": 784, "hidden": [_h, _h], "n_classes": 10, "activation": "relu"},
-            penalty=(1e-5, 1e-5, 1e-6),
-            description=f"FC{_h}-{_h}-10: two ReLU layers of {_h}, lambdas 1e-5, 1e-5, 1e-6 (thesis Table 1)",
-            **_BELL,
+            arch_kwargs={"in_features": 784, "hidden": [width, width], "n_classes": 10, "activation": activation},
+            penalty=_TWO_LAYER_DECAY,
+            description=description,
+            **common,
         )
     )
+
+
+for _h in (100, 200):
+    _register_two_layer(f"mnist-fc{_h}-{_h}-10", _h, "relu",
+                        f"FC{_h}-{_h}-10: two ReLU layers of {_h}, lambdas 1e-5, 1e-5, 1e-6 (thesis Table 1)", _BELL)
 register(
     ModelSpec(
         name="mnist-fc100-20-10",
@@ -174,6 +199,76 @@ for _ch in BELL_CNN_CHANNELS:
     )
 
 
+# --- Szegedy et al., Intriguing properties (the IPN summary, section 4) ------------------------------
+# FC10(1e-4), FC10(1e-2) and FC10(1) are the thesis' mnist-fc10-4/-2/-0 above (same decay form). The
+# two-hidden-layer nets of the paper are sigmoid networks; their lambdas (1e-5, 1e-5, 1e-6) are the ones
+# the thesis copies into its Table 1. Training as for the thesis' nets: 21 epochs of Adam.
+_SZEGEDY = dict(dataset="mnist", epochs=21, batch_size=128, lr=1e-3, papers=("IPN",))
+for _h in (100, 200):
+    _register_two_layer(f"mnist-fc{_h}-{_h}-10-sigmoid", _h, "sigmoid",
+                        f"FC{_h}-{_h}-10: two sigmoid layers of {_h}, decay lambdas 1e-5, 1e-5, 1e-6 (Szegedy et al.'s "
+                        "MNIST net; weight decay alone for the adversarial-training comparison)", _SZEGEDY)
+register(
+    ModelSpec(
+        name="mnist-ae400-10",
+        arch="mlp",
+        arch_kwargs={"in_features": 784, "hidden": [400], "n_classes": 10, "activation": "sigmoid"},
+        penalty=(1e-6,),
+        trainer="sparse_autoencoder",
+        trainer_kwargs={"epochs": 10, "sparsity_target": 0.05, "sparsity_weight": 3.0, "weight_decay": 1e-4},
+        description="AE400-10: a 400-unit sigmoid sparse autoencoder trained without labels, then a softmax "
+        "on its frozen code with lambda = 1e-6",
+        **_SZEGEDY,
+    )
+)
+# Cross-training-set generalisation: two disjoint halves P1, P2 of the 60,000 training images. The
+# summary says three non-convolutional networks; two widths on P1 and the first width again on P2.
+for _name, _hidden, _part, _seed in (("mnist-p1-fc100-100-10", [100, 100], "P1", 0),
+                                     ("mnist-p1-fc123-456-10", [123, 456], "P1", 0),
+                                     ("mnist-p2-fc100-100-10", [100, 100], "P2", 1)):
+    register(
+        ModelSpec(
+            name=_name,
+            arch="mlp",
+            arch_kwargs={"in_features": 784, "hidden": _hidden, "n_classes": 10, "activation": "sigmoid"},
+            penalty=(1e-5,),
+            train_part=_part,
+            seed=_seed,
+            description=f"FC{_hidden[0]}-{_hidden[1]}-10 sigmoid, lambda = 1e-5, trained on half {_part} "
+            "(30,000 images) of the MNIST training set",
+            **_SZEGEDY,
+        )
+    )
+# Adversarial training (IPN-X5, X6): the 100-100-10 sigmoid net with dropout instead of decay, and with
+# a refreshed pool of L-BFGS adversarials of the input (layer 0) or of a hidden layer (1, 2).
+register(
+    ModelSpec(
+        name="mnist-fc100-100-10-dropout",
+        arch="mlp",
+        arch_kwargs={"in_features": 784, "hidden": [100, 100], "n_classes": 10, "activation": "sigmoid",
+                     "dropout": 0.5, "input_dropout": 0.2},
+        description="FC100-100-10 sigmoid with dropout 0.2 on the input and 0.5 on the hidden layers, no decay",
+        **_SZEGEDY,
+    )
+)
+ADVERSARIAL_POOL_LAYERS = (0, 1, 2)
+for _layer in ADVERSARIAL_POOL_LAYERS:
+    register(
+        ModelSpec(
+            name=f"mnist-fc100-100-10-advpool-l{_layer}",
+            arch="mlp",
+            arch_kwargs={"in_features": 784, "hidden": [100, 100], "n_classes": 10, "activation": "sigmoid"},
+            penalty=_TWO_LAYER_DECAY,
+            trainer="adversarial_pool",
+            trainer_kwargs={"layer": _layer, "size": 5000, "refresh": 500, "refresh_every": 469, "batch_size": 64,
+                            "search_steps": 3, "max_iter": 20},
+            description=f"FC100-100-10 sigmoid with decay, trained with a refreshed pool of L-BFGS adversarials of "
+            + ("the input" if _layer == 0 else f"hidden layer {_layer}"),
+            **_SZEGEDY,
+        )
+    )
+
+
 def spec(name: str, profile: Optional[str] = None, **overrides: Any) -> ModelSpec:
     """The registered spec ``name``, with the profile's zoo overrides and then ``overrides`` applied."""
     if name not in REGISTRY:
@@ -188,6 +283,8 @@ def spec(name: str, profile: Optional[str] = None, **overrides: Any) -> ModelSpe
     merged.update(overrides)
     if "penalty" in merged:
         merged["penalty"] = tuple(float(v) for v in merged["penalty"])
+    if "trainer_kwargs" in merged:  # merged into the registered ones, so a profile can change one setting
+        merged["trainer_kwargs"] = {**REGISTRY[name].trainer_kwargs, **(merged["trainer_kwargs"] or {})}
     bad = set(merged) - _OVERRIDABLE
     if bad:
         raise ValueError(f"cannot override {sorted(bad)} of model {name!r}; allowed: {sorted(_OVERRIDABLE)}")
@@ -210,11 +307,36 @@ def metadata(s: ModelSpec) -> Optional[dict[str, Any]]:
     return json.loads(meta.read_text()) if meta.exists() else None
 
 
+def training_part(x: torch.Tensor, y: torch.Tensor, part: Optional[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole training set (``part=None``), its first half (``"P1"``) or its second half (``"P2"``)."""
+    if part is None:
+        return x, y
+    if part not in TRAIN_PARTS:
+        raise ValueError(f"parameter 'part' must be None or one of {TRAIN_PARTS}, got {part!r}")
+    half = len(y) // 2
+    sl = slice(0, half) if part == "P1" else slice(half, len(y))
+    return x[sl], y[sl]
+
+
 def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Module, dict[str, Any]]:
-    x_train, y_train = nndata.tensors(s.dataset, "train", value_range=s.value_range, flatten=s.flatten, limit=s.train_limit)
+    x_train, y_train = nndata.tensors(s.dataset, "train", value_range=s.value_range, flatten=s.flatten)
+    x_train, y_train = training_part(x_train, y_train, s.train_part)
+    x_train, y_train = x_train[: s.train_limit], y_train[: s.train_limit]
     x_test, y_test = nndata.tensors(s.dataset, "test", value_range=s.value_range, flatten=s.flatten)
     torch.manual_seed(s.seed)  # the initial weights
     model = models.build(s.arch, **s.arch_kwargs).to(device)
+    extra: dict[str, Any] = {}
+    extra_loss = None
+    kwargs = dict(s.trainer_kwargs)
+    if s.trainer == "sparse_autoencoder":
+        # Unsupervised pretraining of the first layer, then the softmax on the frozen code.
+        encoder = models.split_after_hidden(model, 0)[1][0]
+        extra["autoencoder_history"] = pretrain_sparse_autoencoder(
+            encoder, x_train, batch_size=s.batch_size, lr=s.lr, seed=s.seed, progress=progress,
+            desc=f"autoencoder {s.name}", **kwargs)
+        encoder.requires_grad_(False)
+    elif s.trainer == "adversarial_pool":
+        extra_loss = AdversarialPool(model, x_train.to(device), y_train.to(device), seed=s.seed, **kwargs)
     result = train_classifier(
         model,
         (x_train, y_train),
@@ -230,7 +352,11 @@ def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Modul
         device=device,
         progress=progress,
         desc=f"training {s.name}",
+        extra_loss=extra_loss,
     )
+    model.requires_grad_(True)
+    if extra_loss is not None:
+        extra["adversarial_pool"] = extra_loss.stats()
     meta = {
         "name": s.name,
         "key": s.key(),
@@ -242,6 +368,7 @@ def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Modul
         "n_train": int(len(y_train)),
         "n_test": int(len(y_test)),
         "history": result.history,
+        **extra,
         "device": str(device),
         "torch": torch.__version__,
         "python": platform.python_version(),

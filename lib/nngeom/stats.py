@@ -1,0 +1,63 @@
+"""Confidence intervals for the rates the pages report (error rates, attack success, transfer rates)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy.stats import norm
+from torch import Tensor
+
+__all__ = ["wilson_interval", "rate", "paired_difference"]
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise ValueError(f"parameter 'confidence' must lie in (0, 1), got {confidence!r}")
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion ``k / n``; ``(nan, nan)`` when ``n == 0``.
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0 or n successes,
+    which matters for error rates near 0 % and attack success rates near 100 %.
+    """
+    if n < 0 or k < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return math.nan, math.nan
+    z = _z(confidence)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # at k = 0 or k = n one end is exactly 0 or 1; rounding would leave a 1e-17 there
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
+
+
+def rate(events: Tensor, confidence: float = 0.95) -> dict[str, float]:
+    """``{'rate', 'low', 'high', 'n'}`` for a boolean tensor of outcomes (Wilson interval)."""
+    events = events.reshape(-1).bool()
+    k, n = int(events.sum()), int(events.numel())
+    low, high = wilson_interval(k, n, confidence)
+    return {"rate": k / n if n else math.nan, "low": low, "high": high, "n": n}
+
+
+def paired_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[str, float]:
+    """Difference of two rates measured on the same items, ``mean(a) - mean(b)``, with its interval.
+
+    ``a`` and ``b`` are boolean outcomes per item (e.g. "model A errs on test image i"). The interval
+    uses the variance of the per-item differences, so items on which both agree do not add noise
+    (the normal approximation behind McNemar's test).
+    """
+    a, b = a.reshape(-1).double(), b.reshape(-1).double()
+    if a.shape != b.shape or a.numel() == 0:
+        raise ValueError(f"a and b must be non-empty and of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    d = a - b
+    n = d.numel()
+    mean = float(d.mean())
+    se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
+    half = _z(confidence) * se
+    return {"difference": mean, "low": mean - half, "high": mean + half, "n": n}
