@@ -59,7 +59,7 @@ def distortion(x: Tensor, x_adv: Tensor) -> Tensor:
     """
     if x.shape != x_adv.shape:
         raise ValueError(f"x and x_adv must have the same shape, got {tuple(x.shape)} and {tuple(x_adv.shape)}")
-    diff = (x_adv - x).reshape(len(x), -1)
+    diff = (x_adv - x).flatten(1)
     return diff.norm(dim=1) / math.sqrt(diff.shape[1])
 
 

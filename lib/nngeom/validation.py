@@ -18,6 +18,7 @@ __all__ = [
     "check_in_open_interval",
     "check_choice",
     "check_bool",
+    "check_c_range",
     "check_int_list",
     "check_float_list",
 ]
@@ -75,6 +76,14 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         _fail(name, value, "True or False")
     return value
+
+
+def check_c_range(c_min: Any, c_max: Any) -> tuple[float, float]:
+    """The L-BFGS attack's search interval for its weight ``c``: two finite numbers with 0 < c_min < c_max."""
+    low, high = check_positive("c_min", c_min), check_positive("c_max", c_max)
+    if not low < high:
+        raise ParameterError(f"parameter 'c_min' must be smaller than 'c_max'; got c_min={c_min!r}, c_max={c_max!r}")
+    return low, high
 
 
 def check_int_list(name: str, value: Any, minimum: int = 1) -> list[int]:

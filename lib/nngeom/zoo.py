@@ -262,7 +262,7 @@ for _layer in ADVERSARIAL_POOL_LAYERS:
             trainer="adversarial_pool",
             trainer_kwargs={"layer": _layer, "size": 5000, "refresh": 500, "refresh_every": 469, "batch_size": 64,
                             "search_steps": 3, "max_iter": 20},
-            description=f"FC100-100-10 sigmoid with decay, trained with a refreshed pool of L-BFGS adversarials of "
+            description="FC100-100-10 sigmoid with decay, trained with a refreshed pool of L-BFGS adversarials of "
             + ("the input" if _layer == 0 else f"hidden layer {_layer}"),
             **_SZEGEDY,
         )

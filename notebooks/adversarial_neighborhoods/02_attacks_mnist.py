@@ -61,20 +61,17 @@ from nngeom.notebook import start_page
 from nngeom.plotting import adversarial_rows
 from nngeom.report import comparison_table, paper_value, verdict_markdown
 from nngeom.validation import (
+    check_c_range,
     check_choice,
     check_int_list,
     check_nonnegative_int,
-    check_positive,
     check_positive_int,
 )
 
 check_choice("model_name", model_name, zoo.names())
 check_positive_int("n_images", n_images)
 check_choice("f2_digit", f2_digit, list(range(10)))
-check_positive("c_min", c_min)
-check_positive("c_max", c_max)
-if not c_min < c_max:
-    raise ValueError(f"c_min must be smaller than c_max, got c_min={c_min}, c_max={c_max}")
+check_c_range(c_min, c_max)
 check_positive_int("search_steps", search_steps)
 check_positive_int("max_iter", max_iter)
 check_positive_int("batch_size", batch_size)

@@ -1,0 +1,119 @@
+"""Adversarial examples of one model, tested on others (Szegedy et al., 2014, section 4.2).
+
+:func:`lbfgs_adversarials` runs the protocol of the paper's MNIST experiments for one model: the first
+``n`` test images it classifies correctly, each attacked towards a random other class with
+box-constrained L-BFGS. :func:`transfer_matrix` then asks every model how many of each set it gets
+wrong, and :func:`matched_noise` builds the control: Gaussian noise of the same size per image.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from nngeom.attacks import LBFGS, correctly_classified, distortion
+from nngeom.experiments import random_other_targets
+from nngeom.stats import rate
+from nngeom.validation import check_positive_int
+
+__all__ = ["AdversarialSet", "lbfgs_adversarials", "matched_noise", "errors", "transfer_matrix"]
+
+
+@dataclass
+class AdversarialSet:
+    """The images attacked on one model and what the attack made of them (tensors on the CPU)."""
+
+    source: str
+    indices: Tensor  # test-set indices of the attacked images
+    x: Tensor
+    y: Tensor
+    targets: Tensor
+    x_adv: Tensor
+    success: Tensor  # reached its target on the source model
+    seconds: float
+
+    @property
+    def distortion(self) -> Tensor:
+        """Distortion of each successful example."""
+        return distortion(self.x[self.success], self.x_adv[self.success])
+
+    def successful(self) -> tuple[Tensor, Tensor]:
+        """``(x_adv, y)`` of the successful examples, the set other models are tested on."""
+        return self.x_adv[self.success], self.y[self.success]
+
+
+def lbfgs_adversarials(
+    name: str,
+    model: nn.Module,
+    x_test: Tensor,
+    y_test: Tensor,
+    n_images: int,
+    generator: torch.Generator,
+    **lbfgs_kwargs,
+) -> AdversarialSet:
+    """Attack the first ``n_images`` test images ``model`` gets right, each towards a random other class.
+
+    ``lbfgs_kwargs`` go to :class:`nngeom.attacks.LBFGS` (``c_range``, ``search_steps``, ``max_iter``, ...).
+    """
+    check_positive_int("n_images", n_images)
+    dev = next(model.parameters()).device
+    idx = correctly_classified(model, x_test, y_test, limit=n_images)
+    x, y = x_test[idx], y_test[idx]
+    n_classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    targets = random_other_targets(y, n_classes, generator=generator)
+    start = time.perf_counter()
+    attack = LBFGS(model, **lbfgs_kwargs)
+    x_adv = attack(x.to(dev), targets.to(dev)).cpu()
+    return AdversarialSet(name, idx, x, y, targets, x_adv, attack.last_success.cpu(), time.perf_counter() - start)
+
+
+def matched_noise(x: Tensor, x_adv: Tensor, generator: torch.Generator) -> Tensor:
+    """``x`` plus Gaussian noise with, per image, the same l2 norm as ``x_adv - x``, clipped to [0, 1].
+
+    The direction is uniform on the sphere; clipping to the box can only shorten the noise, so the
+    control is at most as large as the adversarial perturbation (measure it with
+    :func:`nngeom.attacks.distortion`).
+    """
+    if x.shape != x_adv.shape:
+        raise ValueError(f"x and x_adv must have the same shape, got {tuple(x.shape)} and {tuple(x_adv.shape)}")
+    flat = (x_adv - x).flatten(1)
+    z = torch.randn(flat.shape, generator=generator, dtype=x.dtype)
+    z = z / z.norm(dim=1, keepdim=True) * flat.norm(dim=1, keepdim=True)
+    return (x + z.view_as(x)).clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def errors(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2048) -> Tensor:
+    """Boolean per image: ``model`` does not classify it as ``y``."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        pred = torch.cat([model(c.to(dev)).argmax(1).cpu() for c in x.split(batch_size)])
+    finally:
+        model.train(was_training)
+    return pred != y.cpu()
+
+
+def transfer_matrix(sets: Mapping[str, AdversarialSet], models: Mapping[str, nn.Module],
+                    confidence: float = 0.95, rows: Optional[Mapping[str, tuple[Tensor, Tensor]]] = None) -> pd.DataFrame:
+    """Error rate of every model (columns) on every set of examples (rows), with Wilson intervals.
+
+    A row is the successful adversarials of one source model (labelled with their true classes), or an
+    extra ``(x, y)`` set from ``rows`` (e.g. matched noise). The result has one row per (set, model)
+    pair with columns ``set, model, rate, low, high, n``; pivot it for display.
+    """
+    records = []
+    all_rows = {name: s.successful() for name, s in sets.items()}
+    all_rows.update(rows or {})
+    for set_name, (x, y) in all_rows.items():
+        for model_name, model in models.items():
+            r = rate(errors(model, x, y), confidence) if len(y) else {"rate": float("nan"), "low": float("nan"),
+                                                                        "high": float("nan"), "n": 0}
+            records.append({"set": set_name, "model": model_name, **r})
+    return pd.DataFrame(records)
