@@ -156,3 +156,41 @@ def test_wilson_interval_known_values_and_edges():
     assert abs(d["difference"] + 0.04) < 1e-12 and d["high"] < 0
     with pytest.raises(ValueError, match="0 <= k <= n"):
         wilson_interval(3, 2)
+
+
+def test_matched_noise_has_the_perturbation_length_before_clipping():
+    from nngeom.attacks import distortion
+    from nngeom.transfer import matched_noise
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((5, 1, 4, 4), 0.5)
+    x_adv = x + 0.01 * torch.arange(1, 6).float().view(5, 1, 1, 1)  # distortions 0.01 ... 0.05
+    noisy = matched_noise(x, x_adv, g)
+    assert torch.allclose(distortion(x, noisy), distortion(x, x_adv), atol=1e-6)  # far from the box: no clipping
+    assert not torch.allclose(noisy, x_adv)
+    edge = torch.ones(3, 16)
+    clipped = matched_noise(edge, edge - 0.2, g)
+    assert clipped.max() <= 1 and float(distortion(edge, clipped).max()) <= 0.2 + 1e-6
+
+
+def test_lbfgs_adversarials_and_transfer_matrix_contract():
+    from nngeom.transfer import lbfgs_adversarials, transfer_matrix
+
+    torch.manual_seed(0)
+    x, y = _two_blob_data(n=200)
+    a = mlp(10, [8], 2, activation="sigmoid")
+    b = mlp(10, [], 2)
+    for m in (a, b):
+        train_classifier(m, (x, y), (x, y), epochs=30, batch_size=50, lr=1e-2, progress=False)
+    g = torch.Generator().manual_seed(0)
+    sets = {"a": lbfgs_adversarials("a", a, x, y, 12, g, search_steps=4, max_iter=30)}
+    s = sets["a"]
+    assert len(s.success) == 12 and torch.all(s.targets != s.y)
+    assert torch.all(a(s.x).argmax(1) == s.y)  # only images the source gets right are attacked
+    x_ok, y_ok = s.successful()
+    assert torch.all(a(x_ok).argmax(1) != y_ok) and len(s.distortion) == len(y_ok)
+    df = transfer_matrix(sets, {"a": a, "b": b}, rows={"clean": (s.x, s.y)})
+    assert set(df["set"]) == {"a", "clean"} and set(df["model"]) == {"a", "b"}
+    diag = df[(df["set"] == "a") & (df["model"] == "a")].iloc[0]
+    assert diag["rate"] == 1.0 and diag["n"] == len(y_ok) and diag["low"] < 1.0
+    assert df[(df["set"] == "clean") & (df["model"] == "a")].iloc[0]["rate"] == 0.0

@@ -100,7 +100,7 @@ def heatmap(df: pd.DataFrame, order_rows, order_cols, title: str):
     plt.show()
 
 
-def originals_row(sets, models) -> tuple[torch.Tensor, torch.Tensor]:
+def originals_row(sets) -> tuple[torch.Tensor, torch.Tensor]:
     """The clean images behind every successful example (each source's correctly classified images)."""
     xs = torch.cat([s.x[s.success] for s in sets.values()])
     ys = torch.cat([s.y[s.success] for s in sets.values()])
@@ -114,7 +114,7 @@ def originals_row(sets, models) -> tuple[torch.Tensor, torch.Tensor]:
 nets = {name: zoo.load(name, profile=profile, device=dev) for name in cross_models}
 display(Markdown("\n".join(f"- {zoo.describe(m)}" for m in nets.values())))
 sets = {name: lbfgs_adversarials(name, m, x_test, y_test, n_images, generator, **lbfgs) for name, m in nets.items()}
-x_orig, y_orig = originals_row(sets, nets)
+x_orig, y_orig = originals_row(sets)
 x_all_adv = torch.cat([s.successful()[0] for s in sets.values()])
 noise = matched_noise(x_orig, x_all_adv, generator)
 extra = {"originals": (x_orig, y_orig), "matched noise": (noise, y_orig)}
@@ -162,7 +162,7 @@ metrics.item("IPN-X3", "reproduced", data="MNIST", note=f"{len(cross_models)} mo
 pnets = {name: zoo.load(name, profile=profile, device=dev) for name in part_models}
 display(Markdown("\n".join(f"- {zoo.describe(m)}" for m in pnets.values())))
 psets = {name: lbfgs_adversarials(name, m, x_test, y_test, n_images, generator, **lbfgs) for name, m in pnets.items()}
-px, py = originals_row(psets, pnets)
+px, py = originals_row(psets)
 parts = transfer_matrix(psets, pnets, rows={"originals": (px, py)})
 prow = list(part_models) + ["originals"]
 heatmap(parts, prow, part_models, f"IPN-X4: error rates, models trained on P1 / P2, {n_images} images per source")
