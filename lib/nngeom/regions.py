@@ -1,0 +1,203 @@
+"""Linear regions of ReLU networks as polytopes (Zhang & Wu, "Empirical Studies on the Properties of
+Linear Regions in Deep Neural Networks", sections 2-3 and appendices B-D).
+
+A ReLU network is affine on each set of inputs that share its activation pattern. For an input ``x*``
+that set is the polytope ``{x : W x + b >= 0}`` with one row per hidden unit: the unit's pre-activation
+as an affine function of the input on the region, multiplied by the sign it has at ``x*`` (eq. 1-4).
+:func:`region_constraints` builds these rows by composing the layers' affine maps under the activation
+pattern, a few matrix products per layer for a whole batch, instead of one gradient per unit as in the
+paper's eq. (2)-(3). Batch norm in eval mode is folded into the affine maps, dropout is the identity in
+eval mode, and a convolution is applied to the columns of the running Jacobian, which is the same as
+treating the CNN as a sparse fully connected network.
+
+:func:`inradius` gives the largest ball inside a region and the input box (eq. 5) as a linear program
+solved with HiGHS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "SUPPORTED_LAYERS"]
+
+SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
+
+
+@dataclass
+class Region:
+    """The linear regions of a batch of inputs (tensors on the CPU, float64).
+
+    ``W[i] z + b[i] >= 0`` describes the region of input ``i`` (one row per hidden unit, in forward order,
+    oriented to point into the region); ``logit_W[i] z + logit_b[i]`` are the logits on it (eq. 7);
+    ``pattern[i]`` is its activation pattern (True: unit active); ``layer_sizes`` the units per ReLU layer.
+    """
+
+    W: Tensor
+    b: Tensor
+    logit_W: Tensor
+    logit_b: Tensor
+    pattern: Tensor
+    layer_sizes: list[int]
+
+    def __len__(self) -> int:
+        return len(self.b)
+
+    def slack(self, z: Tensor) -> Tensor:
+        """``W z + b`` for points ``z`` ``[N, d]`` (one per region): all >= 0 inside."""
+        return torch.einsum("nhd,nd->nh", self.W, z.to(self.W.dtype)) + self.b
+
+
+def _layers(model: nn.Module) -> list[nn.Module]:
+    mods = list(model) if isinstance(model, nn.Sequential) else [model]
+    flat: list[nn.Module] = []
+    for m in mods:
+        flat.extend(_layers(m) if isinstance(m, nn.Sequential) else [m])
+    for m in flat:
+        if not isinstance(m, SUPPORTED_LAYERS):
+            raise ValueError(f"region_constraints supports Sequential models of {[c.__name__ for c in SUPPORTED_LAYERS]}; "
+                             f"got a {type(m).__name__}")
+    return flat
+
+
+def _conv_columns(conv: nn.Conv2d, jac: Tensor, shape: tuple[int, int, int]) -> tuple[Tensor, tuple[int, int, int]]:
+    """Apply a convolution without bias to every column of ``jac`` ``[N, C*H*W, d]``."""
+    n, _, d = jac.shape
+    cols = jac.permute(0, 2, 1).reshape(n * d, *shape)
+    out = nn.functional.conv2d(cols, conv.weight.to(jac.dtype), None, conv.stride, conv.padding, conv.dilation, conv.groups)
+    new_shape = tuple(out.shape[1:])
+    return out.reshape(n, d, -1).permute(0, 2, 1), new_shape  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def region_constraints(model: nn.Module, x: Tensor, dtype: torch.dtype = torch.float64) -> Region:
+    """The H-representation of the linear region of every input of a batch (eq. 4, appendix B).
+
+    Args:
+        model: an ``nn.Sequential`` of ``Linear``, ``Conv2d``, ``BatchNorm1d/2d``, ``ReLU``, ``Dropout`` and
+            ``Flatten`` layers ending in a ``Linear`` (the logits); used in eval mode.
+        x: inputs ``[N, ...]`` in the shape the model takes.
+        dtype: precision of the constraints (float64 by default: LPs on them need it).
+
+    Returns:
+        A :class:`Region` with ``W`` of shape ``[N, H, d]`` (``H`` hidden units, ``d`` input values).
+
+    Example:
+        >>> reg = region_constraints(model, x_test[:4])
+        >>> bool((reg.slack(x_test[:4].flatten(1)) >= 0).all())   # each input lies in its own region
+        True
+    """
+    layers = _layers(model)
+    if not layers or not isinstance(layers[-1], nn.Linear):
+        raise ValueError("the model must end with a Linear layer (the logits)")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch [N, ...], got shape {tuple(x.shape)}")
+    dev = next(model.parameters()).device
+    n = len(x)
+    point = x.to(dev, dtype)
+    d = point[0].numel()
+    # Running affine map of the current activations: value = jac @ x + off, kept flattened (C, H, W order).
+    shape: tuple[int, ...] = tuple(point.shape[1:])
+    jac = torch.eye(d, device=dev, dtype=dtype).expand(n, d, d)
+    off = torch.zeros(n, d, device=dev, dtype=dtype)
+    value = point.reshape(n, d)
+    rows_w, rows_b, patterns, sizes = [], [], [], []
+    for m in layers:
+        if isinstance(m, (nn.Flatten, nn.Dropout, nn.Identity)):
+            if isinstance(m, nn.Flatten):
+                shape = (int(np.prod(shape)),)
+            continue
+        if isinstance(m, nn.Linear):
+            w = m.weight.to(dtype)
+            jac = torch.matmul(w, jac)
+            off = off @ w.T + (m.bias.to(dtype) if m.bias is not None else 0)
+            shape = (m.out_features,)
+        elif isinstance(m, nn.Conv2d):
+            if len(shape) != 3:
+                raise ValueError(f"Conv2d needs a [C, H, W] input, the running shape is {shape}")
+            jac, new_shape = _conv_columns(m, jac, shape)  # type: ignore[arg-type]
+            off_img = nn.functional.conv2d(off.reshape(n, *shape), m.weight.to(dtype), m.bias.to(dtype) if m.bias is not None
+                                           else None, m.stride, m.padding, m.dilation, m.groups)
+            off = off_img.reshape(n, -1)
+            shape = new_shape
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            # eval mode: y = gamma (h - mean) / sqrt(var + eps) + beta, an affine map per channel
+            scale = (m.weight if m.affine else torch.ones_like(m.running_var)).to(dtype) / torch.sqrt(m.running_var.to(dtype) + m.eps)
+            shift = (m.bias if m.affine else torch.zeros_like(m.running_mean)).to(dtype) - m.running_mean.to(dtype) * scale
+            per = int(np.prod(shape[1:])) if len(shape) == 3 else 1
+            scale, shift = scale.repeat_interleave(per), shift.repeat_interleave(per)
+            jac = jac * scale.view(1, -1, 1)
+            off = off * scale + shift
+        elif isinstance(m, nn.ReLU):
+            value = torch.einsum("nhd,nd->nh", jac, point.reshape(n, d)) + off
+            active = value > 0
+            sign = torch.where(active, 1.0, -1.0).to(dtype)
+            rows_w.append(jac * sign.unsqueeze(2))
+            rows_b.append(off * sign)
+            patterns.append(active)
+            sizes.append(value.shape[1])
+            jac = jac * active.unsqueeze(2).to(dtype)
+            off = off * active.to(dtype)
+    if not rows_w:
+        raise ValueError("the model has no ReLU layer: its only region is the whole input space")
+    return Region(W=torch.cat(rows_w, 1).cpu(), b=torch.cat(rows_b, 1).cpu(), logit_W=jac.cpu(), logit_b=off.cpu(),
+                  pattern=torch.cat(patterns, 1).cpu(), layer_sizes=sizes)
+
+
+@torch.no_grad()
+def activation_pattern(model: nn.Module, x: Tensor) -> Tensor:
+    """Which ReLU units are active (input > 0) for each input: ``BoolTensor[N, H]``, in forward order."""
+    out: list[Tensor] = []
+
+    def hook(_m, inp, _out):
+        out.append((inp[0] > 0).flatten(1).cpu())
+
+    handles = [m.register_forward_hook(hook) for m in _layers(model) if isinstance(m, nn.ReLU)]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return torch.cat(out, 1)
+
+
+def inradius(W: Tensor, b: Tensor, lo: float, hi: float) -> tuple[np.ndarray, float]:
+    """Centre and radius of the largest ball in ``{z : W z + b >= 0, lo <= z <= hi}`` (eq. 5).
+
+    The linear program ``max r`` s.t. ``w_i^T c - r ||w_i|| + b_i >= 0`` and ``lo + r <= c <= hi - r`` is
+    solved with HiGHS (``scipy.optimize.linprog``). Rows with ``w_i = 0`` constrain nothing but ``b_i >= 0``
+    and are dropped (a zero row with ``b_i < 0`` means an empty region: an error).
+    """
+    from scipy.optimize import linprog
+
+    w = W.detach().double().cpu().numpy()
+    bb = b.detach().double().cpu().numpy()
+    if w.ndim != 2 or bb.shape != (w.shape[0],):
+        raise ValueError(f"W must be [H, d] and b [H], got {w.shape} and {bb.shape}")
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+    norms = np.linalg.norm(w, axis=1)
+    keep = norms > 0
+    if np.any(bb[~keep] < 0):
+        raise ValueError("a zero row with a negative offset: the region is empty")
+    w, bb, norms = w[keep], bb[keep], norms[keep]
+    d = w.shape[1]
+    # variables (c, r); minimise -r;  -W c + r |w| <= b;  c + r <= hi;  -c + r <= -lo
+    eye = np.eye(d)
+    a_ub = np.vstack([np.hstack([-w, norms[:, None]]),
+                      np.hstack([eye, np.ones((d, 1))]),
+                      np.hstack([-eye, np.ones((d, 1))])])
+    b_ub = np.concatenate([bb, np.full(d, hi), np.full(d, -lo)])
+    cost = np.zeros(d + 1)
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(0, None)], method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"inradius LP failed: {res.message}")
+    return res.x[:d], float(res.x[-1])

@@ -1,0 +1,144 @@
+"""Linear regions: constraints from composed affine maps against the paper's per-unit gradients, the
+region's defining property (same activation pattern inside, a flip across a facet), and the inradius LP
+against cvxpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nngeom.regions import activation_pattern, inradius, region_constraints
+
+
+def _randomise_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.copy_(0.3 * torch.randn(m.running_mean.shape, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+            m.weight.data.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
+            m.bias.data.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+    return model.eval()
+
+
+def fc_net(bn: bool = False, dropout: bool = False) -> nn.Sequential:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = 12
+    for h in (9, 8, 7):
+        layers.append(nn.Linear(width, h))
+        if bn:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(nn.ReLU())
+        if dropout:
+            layers.append(nn.Dropout(0.2))
+        width = h
+    layers.append(nn.Linear(width, 4))
+    return _randomise_batchnorm(nn.Sequential(*layers))
+
+
+def cnn_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return _randomise_batchnorm(nn.Sequential(
+        nn.Conv2d(2, 3, 3, stride=2), nn.BatchNorm2d(3), nn.ReLU(),
+        nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Dropout(0.3),
+        nn.Flatten(), nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)))
+
+
+NETS = {"fc": (fc_net, (12,)), "fc-bn": (lambda: fc_net(bn=True), (12,)), "fc-dropout": (lambda: fc_net(dropout=True), (12,)),
+        "cnn": (cnn_net, (2, 7, 7))}
+
+
+def per_unit_gradients(model: nn.Module, x: torch.Tensor):
+    """The paper's eq. (2)-(3): one autograd call per hidden unit, for one input."""
+    pre: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, inp, _o: pre.append(inp[0].flatten(1)))
+             for m in model.modules() if isinstance(m, nn.ReLU)]
+    xd = x.double().clone().requires_grad_(True)
+    model.double()(xd)
+    for h in hooks:
+        h.remove()
+    h_all = torch.cat(pre, 1)[0]
+    rows, offs = [], []
+    for i in range(len(h_all)):
+        (g,) = torch.autograd.grad(h_all[i], xd, retain_graph=True)
+        g = g.flatten()
+        s = 1.0 if h_all[i] > 0 else -1.0
+        rows.append(s * g)
+        offs.append(s * (h_all[i].detach() - g @ xd.detach().flatten()))
+    model.float()
+    return torch.stack(rows), torch.stack(offs)
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_constraints_match_per_unit_gradients_and_logits(name):
+    build, shape = NETS[name]
+    model = build()
+    x = torch.rand(3, *shape) * 2 - 1
+    reg = region_constraints(model, x)
+    assert reg.W.shape[:2] == reg.b.shape and reg.W.shape[2] == int(np.prod(shape))
+    for i in range(len(x)):
+        w_ref, b_ref = per_unit_gradients(model, x[i : i + 1])
+        assert torch.allclose(reg.W[i], w_ref, atol=1e-10) and torch.allclose(reg.b[i], b_ref, atol=1e-10)
+    flat = x.flatten(1).double()
+    assert torch.all(reg.slack(flat) >= 0)  # each input lies in its own region
+    logits = torch.einsum("nmd,nd->nm", reg.logit_W, flat) + reg.logit_b
+    assert torch.allclose(logits, model.double()(x.double()), atol=1e-10)
+    model.float()
+    assert torch.equal(reg.pattern, activation_pattern(model, x))
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_inside_the_polytope_same_pattern_across_a_facet_a_flip(name):
+    build, shape = NETS[name]
+    model = build()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, *shape, generator=g) * 2 - 1
+    reg = region_constraints(model, x)
+    w, b = reg.W[0], reg.b[0]
+    z = x.flatten(1).double()[0]
+    # points inside: shrink random moves until every constraint is still met with margin
+    for _ in range(20):
+        step = torch.randn(len(z), generator=g, dtype=torch.float64)
+        t = 1.0
+        while torch.any(w @ (z + t * step) + b <= 1e-9):
+            t /= 2
+        inside = (z + t * step).float().view(1, *shape)
+        assert torch.equal(activation_pattern(model, inside), reg.pattern)
+    # just across the nearest facet: that unit flips (and nothing else need stay the same)
+    norms = w.norm(dim=1)
+    live = norms > 1e-12
+    dist = torch.where(live, (w @ z + b) / norms, torch.full_like(norms, float("inf")))
+    k = int(dist.argmin())
+    outside = z - (dist[k] + 1e-6) * w[k] / norms[k]
+    flipped = activation_pattern(model, outside.float().view(1, *shape))[0]
+    assert flipped[k] != reg.pattern[0, k]
+
+
+def test_inradius_matches_cvxpy_and_box():
+    cp = pytest.importorskip("cvxpy")
+    g = np.random.default_rng(0)
+    for trial in range(5):
+        d, h = 4, 9
+        w = g.normal(size=(h, d))
+        centre = g.uniform(-0.5, 0.5, size=d)
+        b = -w @ centre + g.uniform(0.05, 0.6, size=h)  # the centre is strictly inside
+        c_ours, r_ours = inradius(torch.tensor(w), torch.tensor(b), -1.0, 1.0)
+        c, r = cp.Variable(d), cp.Variable()
+        cons = [w @ c - r * np.linalg.norm(w, axis=1) + b >= 0, c + r <= 1, c - r >= -1, r >= 0]
+        cp.Problem(cp.Maximize(r), cons).solve()
+        assert abs(r_ours - r.value) < 1e-6
+        assert np.all(w @ c_ours + b >= r_ours * np.linalg.norm(w, axis=1) - 1e-8)
+        assert np.all(c_ours + r_ours <= 1 + 1e-8) and np.all(c_ours - r_ours >= -1 - 1e-8)
+    # the box alone: the ball of radius 1 at the origin of [-1, 1]^3
+    _, r_box = inradius(torch.zeros(2, 3), torch.ones(2), -1.0, 1.0)
+    assert abs(r_box - 1.0) < 1e-9
+
+
+def test_unsupported_layers_and_bad_input_are_named():
+    with pytest.raises(ValueError, match="MaxPool2d"):
+        region_constraints(nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2)), torch.rand(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="no ReLU"):
+        region_constraints(nn.Sequential(nn.Linear(3, 2)), torch.rand(2, 3))
