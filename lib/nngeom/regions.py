@@ -17,7 +17,6 @@ solved with HiGHS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
