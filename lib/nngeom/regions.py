@@ -167,15 +167,36 @@ def activation_pattern(model: nn.Module, x: Tensor) -> Tensor:
     return torch.cat(out, 1)
 
 
+def _inradius_lp(w: np.ndarray, bb: np.ndarray, norms: np.ndarray, lo: float, hi: float):
+    """The LP of eq. (5) on the rows given, with the box as sparse rows; returns ``(centre, r)``."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    d = w.shape[1]
+    eye = sparse.identity(d, format="csr")
+    ones = sparse.csr_matrix(np.ones((d, 1)))
+    a_ub = sparse.vstack([sparse.csr_matrix(np.hstack([-w, norms[:, None]])),
+                          sparse.hstack([eye, ones]), sparse.hstack([-eye, ones])], format="csr")
+    b_ub = np.concatenate([bb, np.full(d, hi), np.full(d, -lo)])
+    cost = np.zeros(d + 1)
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(0, None)], method="highs-ipm")
+    if res.status != 0:
+        raise RuntimeError(f"inradius LP failed: {res.message}")
+    return res.x[:d], float(res.x[-1])
+
+
 def inradius(W: Tensor, b: Tensor, lo: float, hi: float) -> tuple[np.ndarray, float]:
     """Centre and radius of the largest ball in ``{z : W z + b >= 0, lo <= z <= hi}`` (eq. 5).
 
     The linear program ``max r`` s.t. ``w_i^T c - r ||w_i|| + b_i >= 0`` and ``lo + r <= c <= hi - r`` is
-    solved with HiGHS (``scipy.optimize.linprog``). Rows with ``w_i = 0`` constrain nothing but ``b_i >= 0``
+    solved with HiGHS' interior-point method (``scipy.optimize.linprog``, with crossover), the box as
+    sparse rows. On a 3 x 1024 MNIST region (4,640 rows, 785 variables) the interior-point method took
+    about 20 s and dual simplex over 10 times longer; a constraint-generation scheme was slower still,
+    because the optimal ball touches over a thousand of the 3,072 hyperplanes (measured on a random
+    network while another job shared the CPU). Rows with ``w_i = 0`` constrain nothing but ``b_i >= 0``
     and are dropped (a zero row with ``b_i < 0`` means an empty region: an error).
     """
-    from scipy.optimize import linprog
-
     w = W.detach().double().cpu().numpy()
     bb = b.detach().double().cpu().numpy()
     if w.ndim != 2 or bb.shape != (w.shape[0],):
@@ -186,17 +207,4 @@ def inradius(W: Tensor, b: Tensor, lo: float, hi: float) -> tuple[np.ndarray, fl
     keep = norms > 0
     if np.any(bb[~keep] < 0):
         raise ValueError("a zero row with a negative offset: the region is empty")
-    w, bb, norms = w[keep], bb[keep], norms[keep]
-    d = w.shape[1]
-    # variables (c, r); minimise -r;  -W c + r |w| <= b;  c + r <= hi;  -c + r <= -lo
-    eye = np.eye(d)
-    a_ub = np.vstack([np.hstack([-w, norms[:, None]]),
-                      np.hstack([eye, np.ones((d, 1))]),
-                      np.hstack([-eye, np.ones((d, 1))])])
-    b_ub = np.concatenate([bb, np.full(d, hi), np.full(d, -lo)])
-    cost = np.zeros(d + 1)
-    cost[-1] = -1.0
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(0, None)], method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"inradius LP failed: {res.message}")
-    return res.x[:d], float(res.x[-1])
+    return _inradius_lp(w[keep], bb[keep], norms[keep], lo, hi)
