@@ -142,3 +142,59 @@ def test_unsupported_layers_and_bad_input_are_named():
         region_constraints(nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2)), torch.rand(1, 1, 4, 4))
     with pytest.raises(ValueError, match="no ReLU"):
         region_constraints(nn.Sequential(nn.Linear(3, 2)), torch.rand(2, 3))
+
+
+@pytest.mark.parametrize("bn", [False, True])
+def test_walk_lines_matches_fine_sampling_on_a_2d_toy(bn):
+    from nngeom.regions import walk_lines
+
+    torch.manual_seed(3)
+    layers: list[nn.Module] = []
+    width = 2
+    for h in (10, 10, 10):
+        layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if bn else []) + [nn.ReLU()]
+        width = h
+    model = _randomise_batchnorm(nn.Sequential(*layers, nn.Linear(width, 2)))
+    x = torch.tensor([[0.1, -0.2], [0.5, 0.3]])
+    e = torch.tensor([[1.0, 0.4], [-0.3, 1.0]])
+    e = e / e.norm(dim=1, keepdim=True)
+    length = 3.0
+    walks = walk_lines(model, x, e, length)
+    model.double()  # the grid is checked in float64, the precision the walk works in
+    for i, starts in enumerate(walks):
+        assert starts[0] == 0 and torch.all(starts[1:] > starts[:-1]) and starts[-1] <= length
+        ends = torch.cat([starts[1:], torch.tensor([length], dtype=torch.float64)])
+        mids = (starts + ends) / 2
+        mid_patterns = activation_pattern(model, x[i].double() + mids.view(-1, 1) * e[i].double())
+        # consecutive regions differ (a boundary was crossed) ...
+        assert all(not torch.equal(mid_patterns[j], mid_patterns[j + 1]) for j in range(len(mids) - 1))
+        # ... and every point of a fine grid has the pattern of the region the walk puts it in
+        beta = torch.linspace(0, length, 200_001, dtype=torch.float64)
+        region = torch.searchsorted(starts, beta, right=True) - 1
+        near = (beta.view(-1, 1) - starts.view(1, -1)).abs().min(1).values < 1e-9
+        grid_patterns = activation_pattern(model, x[i].double() + beta.view(-1, 1) * e[i].double())
+        same = (grid_patterns == mid_patterns[region]).all(1)
+        assert torch.all(same | near)
+        assert len(starts) > 3  # the segment does cross several regions
+
+
+def test_walk_lines_rejects_bad_arguments():
+    from nngeom.regions import walk_lines
+
+    model = fc_net()
+    with pytest.raises(ValueError, match="length"):
+        walk_lines(model, torch.rand(1, 12), torch.rand(1, 12), 0)
+    with pytest.raises(ValueError, match="same shape|one shape"):
+        walk_lines(model, torch.rand(1, 12), torch.rand(2, 12), 1.0)
+
+
+def test_walk_lines_finds_a_region_thinner_than_any_grid():
+    from nngeom.regions import walk_lines
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+        model[0].bias.copy_(torch.tensor([0.0, -1e-6]))  # two parallel boundaries 1e-6 apart
+    (starts,) = walk_lines(model, torch.tensor([[-1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), 2.0)
+    assert len(starts) == 3
+    assert abs(float(starts[1]) - 1.0) < 1e-12 and abs(float(starts[2] - starts[1]) - 1e-6) < 1e-12

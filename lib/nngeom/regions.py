@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Optional
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "SUPPORTED_LAYERS"]
+__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
 
@@ -208,3 +210,107 @@ def inradius(W: Tensor, b: Tensor, lo: float, hi: float) -> tuple[np.ndarray, fl
     if np.any(bb[~keep] < 0):
         raise ValueError("a zero row with a negative offset: the region is empty")
     return _inradius_lp(w[keep], bb[keep], norms[keep], lo, hi)
+
+
+@torch.no_grad()
+def _line_preactivations(layers: list[nn.Module], x: Tensor, e: Tensor, masks: Optional[list[Tensor]]):
+    """Pre-activations of every ReLU along ``x + beta e``: ``(values at beta = 0, slopes d/dbeta)``.
+
+    With ``masks`` the ReLUs use the given activation patterns instead of the signs of their inputs, so
+    the result is the affine function of ``beta`` of the region those patterns define (exactly, even
+    where the line only touches it). Returns the masks actually used (the signs when ``masks`` is None).
+    """
+    v, s = x, e
+    values, slopes, used = [], [], []
+    k = 0
+    for m in layers:
+        if isinstance(m, nn.ReLU):
+            values.append(v.flatten(1))
+            slopes.append(s.flatten(1))
+            mask = (v > 0) if masks is None else masks[k].view_as(v)
+            used.append(mask.flatten(1))
+            v, s = v * mask, s * mask
+            k += 1
+        elif isinstance(m, (nn.Dropout, nn.Identity)):
+            continue
+        elif isinstance(m, nn.Flatten):
+            v, s = m(v), m(s)
+        elif isinstance(m, nn.Linear):
+            v, s = m(v), s @ m.weight.T
+        elif isinstance(m, nn.Conv2d):
+            v = m(v)
+            s = nn.functional.conv2d(s, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            scale = m.weight / torch.sqrt(m.running_var + m.eps) if m.affine else 1 / torch.sqrt(m.running_var + m.eps)
+            shape = (1, -1) + (1,) * (v.ndim - 2)
+            v, s = m(v), s * scale.view(shape)
+    return values, slopes, used
+
+
+@torch.no_grad()
+def walk_lines(model: nn.Module, x: Tensor, directions: Tensor, length: float,
+               max_regions: int = 100_000) -> list[Tensor]:
+    """The linear regions met by each segment ``x_i + beta e_i``, ``beta in [0, length]``, found exactly.
+
+    On the current region every pre-activation is an affine function of ``beta``, so the region ends at
+    the first ``beta`` where one of them reaches zero. The walk moves there, flips that unit in the
+    activation pattern (every other pre-activation is continuous, so keeps its sign) and continues with
+    the new region's affine functions. No step size is involved, so no region is skipped however thin;
+    all segments advance together, one batched forward pass (in float64) per crossing.
+
+    Args:
+        model: a ReLU ``nn.Sequential`` as for :func:`region_constraints` (eval mode).
+        x: start points ``[N, ...]``; directions: ``[N, ...]`` (any length; ``beta`` is in their units).
+        length: ``epsilon``, the end of the segment in ``beta``.
+
+    Returns:
+        For each segment, the ``beta`` at which each region starts (``[0, beta_1, ...]``): the number of
+        distinct regions it meets is the length of that tensor (a line enters a convex region once).
+    """
+    if x.shape != directions.shape or len(x) == 0:
+        raise ValueError(f"x and directions must be non-empty and of one shape, got {tuple(x.shape)} and {tuple(directions.shape)}")
+    if not (isinstance(length, (int, float)) and length > 0):
+        raise ValueError(f"parameter 'length' must be a number > 0, got {length!r}")
+    layers = _layers(model)
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    original = next(model.parameters()).dtype
+    model.to(torch.float64)
+    try:
+        xs, es = x.to(dev, torch.float64), directions.to(dev, torch.float64)
+        n = len(xs)
+        beta = torch.zeros(n, dtype=torch.float64, device=dev)
+        starts: list[list[float]] = [[0.0] for _ in range(n)]
+        _, _, masks = _line_preactivations(layers, xs, es, None)
+        mask = torch.cat(masks, 1)
+        sizes = [mk.shape[1] for mk in masks]
+        active = torch.ones(n, dtype=torch.bool, device=dev)
+        for _ in range(max_regions):
+            if not active.any():
+                break
+            idx = active.nonzero().squeeze(1)
+            split = list(mask[idx].split(sizes, 1))
+            values, slopes, _ = _line_preactivations(layers, xs[idx] + beta[idx].view(-1, *[1] * (xs.ndim - 1)) * es[idx],
+                                                     es[idx], split)
+            v, s = torch.cat(values, 1), torch.cat(slopes, 1)
+            # a unit leaves its side when it moves towards zero: active units going down, inactive going up
+            on = mask[idx]
+            towards = torch.where(on, s < 0, s > 0)
+            t = torch.where(towards, -v / s, torch.full_like(v, float("inf")))
+            t = torch.where(t > 1e-12 * (1 + beta[idx].view(-1, 1)), t, torch.full_like(t, float("inf")))
+            step, unit = t.min(1)
+            nxt = beta[idx] + step
+            stop = nxt > length
+            active[idx[stop]] = False
+            go = ~stop
+            for i, u, b in zip(idx[go].tolist(), unit[go].tolist(), nxt[go].tolist()):
+                mask[i, u] = ~mask[i, u]
+                starts[i].append(b)
+            beta[idx[go]] = nxt[go]
+        else:
+            raise RuntimeError(f"walk_lines: more than max_regions={max_regions} regions on a segment")
+    finally:
+        model.to(original)
+        model.train(was_training)
+    return [torch.tensor(b, dtype=torch.float64) for b in starts]
