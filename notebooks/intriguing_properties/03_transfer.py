@@ -86,6 +86,7 @@ def heatmap(df: pd.DataFrame, order_rows, order_cols, title: str):
     grid = df.pivot(index="set", columns="model", values="rate").loc[order_rows, order_cols].to_numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(order_cols) + 2.5, 0.5 * len(order_rows) + 1.5))
     im = ax.imshow(grid, cmap="Reds", vmin=0, vmax=1)
+    ax.grid(False)
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             ax.text(j, i, f"{grid[i, j]:.0%}", ha="center", va="center", fontsize=7,
@@ -144,6 +145,8 @@ metrics.claim("IPN-X3", "adversarials_transfer_across_models", holds=bool(all(be
               f"transfer rate {off_diag:.1%} (lowest {float(pairs['rate'].min()):.1%}) vs mean clean error "
               f"{float(clean['rate'].mean()):.1%}")
 metrics.item("IPN-X3", "reproduced", data="MNIST", note=f"{len(cross_models)} models, {n_images} images each")
+weak = [f"`{r.set}` → `{r.model}` ({r.rate:.1%})" for r, ok in zip(pairs.itertuples(), beats) if not ok]
+display(Markdown("Pairs whose transfer rate is not significantly above the clean error: " + (", ".join(weak) if weak else "none") + "."))
 
 # %% [markdown]
 # Averaged over all pairs of different models, {glue:text}`x3_mean_transfer_rate:.1%` of the examples
