@@ -194,3 +194,44 @@ def test_lbfgs_adversarials_and_transfer_matrix_contract():
     diag = df[(df["set"] == "a") & (df["model"] == "a")].iloc[0]
     assert diag["rate"] == 1.0 and diag["n"] == len(y_ok) and diag["low"] < 1.0
     assert df[(df["set"] == "clean") & (df["model"] == "a")].iloc[0]["rate"] == 0.0
+
+
+def test_mlp_batch_norm_and_xavier_init():
+    torch.manual_seed(0)
+    m = mlp(6, [5, 4], 3, batch_norm=True, init="xavier_uniform")
+    kinds = [type(x).__name__ for x in m]
+    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"]
+    linears = [x for x in m if isinstance(x, nn.Linear)]
+    assert all(float(x.bias.detach().abs().max()) == 0 for x in linears)
+    bound = (6 / (6 + 5)) ** 0.5
+    assert float(linears[0].weight.detach().abs().max()) <= bound
+    with pytest.raises(ValueError, match="'init'"):
+        mlp(6, [5], 3, init="he")
+
+
+def test_early_stopping_restores_the_best_epoch_and_stops():
+    torch.manual_seed(0)
+    x, y = _two_blob_data(n=600)
+    y_noisy = y.clone()
+    y_noisy[-100:] = 1 - y_noisy[-100:]  # a held-out split the model can only get worse on
+    model = mlp(10, [8], 2)
+    r = train_classifier(model, (x, y_noisy), (x, y), epochs=40, batch_size=50, lr=1e-2, validation=100,
+                         patience=2, progress=False)
+    vals = [h["val_accuracy"] for h in r.history]
+    assert len(r.history) < 40  # stopped early
+    best = max(vals)
+    assert vals.index(best) == len(vals) - 3  # patience 2: two epochs without improvement after the best
+    from nngeom.training import accuracy
+
+    assert accuracy(model, x[-100:], y_noisy[-100:]) == best  # the best epoch's weights are restored
+    with pytest.raises(ValueError, match="'patience' needs a held-out split"):
+        train_classifier(model, (x, y), (x, y), epochs=1, batch_size=50, lr=1e-2, patience=2, progress=False)
+
+
+def test_lrg_zoo_entry_trains_with_early_stopping_on_inputs_in_minus_one_one(tmp_model_cache):
+    m = zoo.load("mnist-lrg20-bn", device="cpu", progress=False, epochs=2, train_limit=2000,
+                 trainer_kwargs={"validation": 500})
+    meta = m.nngeom_meta
+    assert meta["spec"]["value_range"] == [-1.0, 1.0] and meta["n_train"] == 2000
+    assert all("val_accuracy" in h for h in meta["history"]) and meta["test_accuracy"] > 0.5
+    assert any(isinstance(x, nn.BatchNorm1d) for x in m)

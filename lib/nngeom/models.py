@@ -19,6 +19,9 @@ __all__ = ["mlp", "split_after_hidden", "bell_cnn", "build", "ARCHITECTURES", "I
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
+_INITS = ("default", "xavier_uniform")
+
+
 def mlp(
     in_features: int,
     hidden: Sequence[int],
@@ -26,31 +29,49 @@ def mlp(
     activation: str = "relu",
     dropout: float = 0.0,
     input_dropout: float = 0.0,
+    batch_norm: bool = False,
+    init: str = "default",
 ) -> nn.Sequential:
     """Fully connected network ``in -> hidden[0] -> ... -> n_classes`` returning logits.
 
     ``hidden=[]`` gives the linear (softmax-regression) model, e.g. the thesis' FC10 nets. Inputs of any
     shape are flattened first, so images can be passed as they are. ``dropout`` is applied after every
     hidden activation and ``input_dropout`` to the input pixels (Hinton et al.'s 0.5 and 0.2 are the
-    usual choice); both are inactive in eval mode. With neither, the model is
-    ``Sequential(Flatten, Linear, ...)``, the form :mod:`nngeom.persistence` samples after the first layer.
+    usual choice); both are inactive in eval mode. ``batch_norm`` puts a ``BatchNorm1d`` on every
+    hidden layer's pre-activations (before the activation, as in Zhang & Wu's BN models). ``init``:
+    PyTorch's default, or ``"xavier_uniform"`` weights with zero biases (Glorot & Bengio). Without
+    dropout and batch norm the model is ``Sequential(Flatten, Linear, ...)``, the form
+    :mod:`nngeom.persistence` samples after the first layer.
     """
     if activation not in _ACTIVATIONS:
         raise ValueError(f"parameter 'activation' must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
     for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
         if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < 1):
             raise ValueError(f"parameter {name!r} must be a probability in [0, 1), got {p!r}")
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"parameter 'batch_norm' must be True or False, got {batch_norm!r}")
+    if init not in _INITS:
+        raise ValueError(f"parameter 'init' must be one of {_INITS}, got {init!r}")
     layers: list[nn.Module] = [nn.Flatten()]
     if input_dropout:
         layers.append(nn.Dropout(input_dropout))
     width = in_features
     for h in hidden:
-        layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(width, h))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(_ACTIVATIONS[activation]())
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = h
     layers.append(nn.Linear(width, n_classes))
-    return nn.Sequential(*layers)
+    model = nn.Sequential(*layers)
+    if init == "xavier_uniform":
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+    return model
 
 
 def split_after_hidden(model: nn.Sequential, layer: int) -> tuple[nn.Sequential, nn.Sequential]:

@@ -10,7 +10,13 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from nngeom.validation import check_choice, check_in_open_interval, check_positive, check_positive_int
+from nngeom.validation import (
+    check_choice,
+    check_in_open_interval,
+    check_nonnegative_int,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = ["TrainResult", "train_classifier", "pretrain_sparse_autoencoder", "accuracy", "weight_layers", "weight_penalty", "PENALTY_FORMS"]
 
@@ -87,6 +93,8 @@ def train_classifier(
     progress: bool = True,
     desc: str = "training",
     extra_loss: Optional[Callable[[nn.Module, int], Tensor]] = None,
+    validation: int = 0,
+    patience: int = 0,
 ) -> TrainResult:
     """Minimise cross-entropy with mini-batches drawn by a seeded permutation each epoch.
 
@@ -94,6 +102,10 @@ def train_classifier(
     of form ``penalty_form`` to the loss; ``weight_decay`` is the optimiser's own decay. ``extra_loss``
     is called as ``extra_loss(model, step)`` at every step and its value added to the loss (e.g.
     :class:`nngeom.adversarial_training.AdversarialPool`).
+
+    Early stopping: ``validation > 0`` holds out the last ``validation`` training examples; after each
+    epoch their accuracy is measured, and training stops once it has not improved for ``patience``
+    epochs (``patience=0``: run all ``epochs``). The weights of the best epoch are restored.
 
     Data stay in memory (MNIST-sized sets): indexing a tensor is much faster than a DataLoader here, and
     the seeded permutation makes the run repeatable on one machine.
@@ -103,9 +115,19 @@ def train_classifier(
     check_positive("lr", lr)
     check_choice("optimizer", optimizer, ["adam", "sgd"])
     check_choice("penalty_form", penalty_form, list(PENALTY_FORMS))
+    check_nonnegative_int("validation", validation)
+    check_nonnegative_int("patience", patience)
+    if validation >= len(train[1]):
+        raise ValueError(f"parameter 'validation' must be smaller than the training set ({len(train[1])}), got {validation}")
+    if patience and not validation:
+        raise ValueError("parameter 'patience' needs a held-out split: set 'validation' > 0")
     device = device or next(model.parameters()).device
     model.to(device)
     x_train, y_train = train[0].to(device), train[1].to(device)
+    if validation:
+        x_val, y_val = x_train[-validation:], y_train[-validation:]
+        x_train, y_train = x_train[:-validation], y_train[:-validation]
+    best_acc, best_epoch, best_state = -1.0, 0, None
     if optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     else:
@@ -134,10 +156,21 @@ def train_classifier(
             opt.step()
             total += loss.item() * len(idx)
             bar.update(1)
-        history.append({"epoch": epoch + 1, "train_loss": total / n})
+        record = {"epoch": epoch + 1, "train_loss": total / n}
+        if validation:
+            val_acc = accuracy(model, x_val, y_val)
+            record["val_accuracy"] = val_acc
+            if val_acc > best_acc:
+                best_acc, best_epoch = val_acc, epoch + 1
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        history.append(record)
         bar.set_postfix(loss=f"{total / n:.4f}")
+        if patience and epoch + 1 - best_epoch >= patience:
+            break
     bar.close()
     seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
         test_accuracy=accuracy(model, *test),
