@@ -229,7 +229,7 @@ def test_early_stopping_restores_the_best_epoch_and_stops():
 
 
 def test_lrg_zoo_entry_trains_with_early_stopping_on_inputs_in_minus_one_one(tmp_model_cache):
-    m = zoo.load("mnist-lrg20-bn", device="cpu", progress=False, epochs=2, train_limit=2000,
+    m = zoo.load("mnist-lrg20-bn", device="cpu", progress=False, epochs=10, train_limit=2000,
                  trainer_kwargs={"validation": 500})
     meta = m.nngeom_meta
     assert meta["spec"]["value_range"] == [-1.0, 1.0] and meta["n_train"] == 2000
