@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "SUPPORTED_LAYERS"]
+__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
+           "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
 
@@ -314,3 +315,34 @@ def walk_lines(model: nn.Module, x: Tensor, directions: Tensor, length: float,
         model.to(original)
         model.train(was_training)
     return [torch.tensor(b, dtype=torch.float64) for b in starts]
+
+
+def class_region_margin(region: Region, i: int, target: int, lo: float, hi: float) -> tuple[float, np.ndarray]:
+    """Whether class ``target`` owns part of the linear region of input ``i`` (section 3.4), as an LP.
+
+    On the region the logits are affine (eq. 7), so the largest margin ``s`` of ``target`` over every
+    other class inside ``{W z + b >= 0, lo <= z <= hi}`` is a linear program: ``max s`` s.t.
+    ``z_target(z) - z_j(z) >= s`` for all ``j``. The class region of ``target`` meets the linear region
+    iff ``s >= 0`` (``s > 0``: it has interior there). Returns ``(s, z)`` with ``z`` a maximiser.
+    Solved with HiGHS' interior-point method.
+    """
+    from scipy.optimize import linprog
+
+    w = region.W[i].double().numpy()
+    b = region.b[i].double().numpy()
+    lw, lb = region.logit_W[i].double().numpy(), region.logit_b[i].double().numpy()
+    m, d = lw.shape
+    if not 0 <= target < m:
+        raise ValueError(f"parameter 'target' must be a class in [0, {m}), got {target!r}")
+    others = [j for j in range(m) if j != target]
+    gap_w = lw[target] - lw[others]  # (m-1, d)
+    gap_b = lb[target] - lb[others]
+    # variables (z, s); minimise -s; -(gap_w z) + s <= gap_b; -W z <= b
+    a_ub = np.vstack([np.hstack([-gap_w, np.ones((m - 1, 1))]), np.hstack([-w, np.zeros((len(w), 1))])])
+    b_ub = np.concatenate([gap_b, b])
+    cost = np.zeros(d + 1)
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(lo, hi)] * d + [(None, None)], method="highs-ipm")
+    if res.status != 0:
+        raise RuntimeError(f"class-region LP failed: {res.message}")
+    return float(res.x[-1]), res.x[:d]
