@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from nngeom.attacks import LBFGS
 from nngeom.experiments import random_other_targets
-from nngeom.models import split_after_hidden
+from nngeom.models import output_width, split_after_hidden
 from nngeom.validation import check_nonnegative_int, check_positive_int
 
 __all__ = ["AdversarialPool"]
@@ -78,7 +78,7 @@ class AdversarialPool:
         if layer > 0 and not any(isinstance(m, nn.Sigmoid) for m in head):
             raise ValueError("parameter 'layer' > 0 needs sigmoid hidden units: their outputs lie in the attack's box [0, 1]")
         self.model = model
-        self.n_classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+        self.n_classes = output_width(model)
         self.x_train, self.y_train = x_train, y_train
         self.layer = layer
         self.size, self.refresh, self.refresh_every = size, refresh, refresh_every

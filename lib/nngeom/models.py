@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "split_after_hidden", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
+__all__ = ["mlp", "split_after_hidden", "output_width", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -72,6 +72,14 @@ def mlp(
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
     return model
+
+
+def output_width(model: nn.Module) -> int:
+    """Number of logits of a network whose last weight layer is a ``Linear`` (the number of classes)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"model {type(model).__name__} has no Linear layer to read the number of classes from")
+    return linears[-1].out_features
 
 
 def split_after_hidden(model: nn.Sequential, layer: int) -> tuple[nn.Sequential, nn.Sequential]:

@@ -305,8 +305,8 @@ def walk_lines(model: nn.Module, x: Tensor, directions: Tensor, length: float,
             stop = nxt > length
             active[idx[stop]] = False
             go = ~stop
-            for i, u, b in zip(idx[go].tolist(), unit[go].tolist(), nxt[go].tolist()):
-                mask[i, u] = ~mask[i, u]
+            mask[idx[go], unit[go]] ^= True  # the unit whose hyperplane is crossed changes side
+            for i, b in zip(idx[go].tolist(), nxt[go].tolist()):
                 starts[i].append(b)
             beta[idx[go]] = nxt[go]
         else:

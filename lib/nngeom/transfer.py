@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from nngeom.attacks import LBFGS, correctly_classified, distortion
 from nngeom.experiments import random_other_targets
+from nngeom.models import output_width
 from nngeom.stats import rate
 from nngeom.validation import check_positive_int
 
@@ -64,8 +65,7 @@ def lbfgs_adversarials(
     dev = next(model.parameters()).device
     idx = correctly_classified(model, x_test, y_test, limit=n_images)
     x, y = x_test[idx], y_test[idx]
-    n_classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
-    targets = random_other_targets(y, n_classes, generator=generator)
+    targets = random_other_targets(y, output_width(model), generator=generator)
     start = time.perf_counter()
     attack = LBFGS(model, **lbfgs_kwargs)
     x_adv = attack(x.to(dev), targets.to(dev)).cpu()

@@ -65,5 +65,5 @@ def label_purity(labels: Tensor) -> Tensor:
     """
     if labels.ndim != 2 or labels.shape[1] == 0:
         raise ValueError(f"labels must have shape [n, k] with k >= 1, got {tuple(labels.shape)}")
-    counts = torch.stack([torch.bincount(row, minlength=int(labels.max()) + 1) for row in labels])
+    counts = nn.functional.one_hot(labels.long(), int(labels.max()) + 1).sum(dim=1)  # [n, classes]
     return counts.max(dim=1).values.float() / labels.shape[1]
