@@ -1,0 +1,93 @@
+"""Row-generation LPs (nngeom.polytope) against the whole LP solved in one go by scipy's HiGHS and cvxpy."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from nngeom.polytope import chebyshev_ball, max_margin, solve_many
+
+
+def _polytope(seed: int, m: int = 300, d: int = 20):
+    g = np.random.default_rng(seed)
+    A = g.normal(size=(m, d)) * g.uniform(0.1, 3.0, size=(m, 1))  # rows of unequal norms
+    x = g.uniform(-0.6, 0.6, size=d)
+    b = -A @ x + np.abs(g.normal(size=m)) * np.linalg.norm(A, axis=1) * 0.3  # x strictly inside
+    return A, b, x
+
+
+def _ball_full_lp(A, b, lo, hi):
+    m, d = A.shape
+    n = np.linalg.norm(A, axis=1)
+    a_ub = np.vstack([np.hstack([-A, n[:, None]]), np.hstack([np.eye(d), np.ones((d, 1))]),
+                      np.hstack([-np.eye(d), np.ones((d, 1))])])
+    b_ub = np.concatenate([b, np.full(d, hi), np.full(d, -lo)])
+    res = linprog(np.r_[np.zeros(d), -1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * (d + 1), method="highs")
+    assert res.status == 0
+    return res.x[-1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chebyshev_ball_equals_the_whole_lp(seed):
+    A, b, x = _polytope(seed)
+    lo, hi = -1.0, 1.0
+    # a tiny first working set forces several rounds of row generation
+    c, r, info = chebyshev_ball(A, b, lo, hi, hint=x, first=5, batch=7)
+    assert info["solves"] > 2 and info["rows"] < len(b)
+    assert r == pytest.approx(_ball_full_lp(A, b, lo, hi), abs=1e-9)
+    n = np.linalg.norm(A, axis=1)
+    assert np.all(A @ c + b >= r * n - 1e-9)
+    assert np.all(c - r >= lo - 1e-9) and np.all(c + r <= hi + 1e-9)
+
+
+def test_chebyshev_ball_matches_cvxpy_where_the_box_binds():
+    cp = pytest.importorskip("cvxpy")
+    A, b, x = _polytope(11, m=40, d=6)
+    b = b + 5.0  # loose rows: the box decides much of the ball
+    c, r, info = chebyshev_ball(A, b, -1.0, 0.5, hint=x, first=3, batch=3)
+    cc, rr = cp.Variable(6), cp.Variable()
+    n = np.linalg.norm(A, axis=1)
+    cp.Problem(cp.Maximize(rr), [A @ cc + b >= rr * n, cc - rr >= -1.0, cc + rr <= 0.5]).solve()
+    assert r == pytest.approx(rr.value, abs=1e-7)
+    assert info["newton"] > 2  # the first Newton step overshoots to the clamp (half the box width)
+
+
+def test_chebyshev_ball_box_only_and_errors():
+    c, r, _ = chebyshev_ball(np.zeros((3, 4)), np.ones(3), -1.0, 3.0)
+    assert r == 2.0 and np.allclose(c, 1.0)
+    # a far row: the box alone decides, and Newton stops at half the box width
+    c, r, _ = chebyshev_ball(np.array([[1.0, 0.0]]), np.array([10.0]), -1.0, 3.0)
+    assert r == pytest.approx(2.0, abs=1e-12) and np.allclose(c, 1.0)
+    with pytest.raises(ValueError, match="zero row with a negative offset"):
+        chebyshev_ball(np.zeros((1, 2)), -np.ones(1), -1.0, 1.0)
+    with pytest.raises(ValueError, match="does not meet the box"):
+        chebyshev_ball(np.array([[1.0, 0.0]]), np.array([-5.0]), -1.0, 1.0)  # z_0 >= 5
+    with pytest.raises(ValueError, match="lo < hi"):
+        chebyshev_ball(np.ones((1, 2)), np.ones(1), 1.0, 1.0)
+    with pytest.raises(ValueError, match="'A'"):
+        chebyshev_ball(np.ones((2, 2)), np.ones(3), -1.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_max_margin_equals_the_whole_lp(seed):
+    A, b, x = _polytope(seed + 20, m=200, d=15)
+    g = np.random.default_rng(seed)
+    G, gg = g.normal(size=(4, 15)), g.normal(size=4)
+    s, z, info = max_margin(G, gg, A, b, -1.0, 1.0, hint=x, first=4, batch=5)
+    assert info["solves"] > 1
+    a_ub = np.vstack([np.hstack([-G, np.ones((4, 1))]), np.hstack([-A, np.zeros((200, 1))])])
+    res = linprog(np.r_[np.zeros(15), -1.0], A_ub=a_ub, b_ub=np.r_[gg, b], bounds=[(-1, 1)] * 15 + [(None, None)],
+                  method="highs")
+    assert s == pytest.approx(res.x[-1], abs=1e-9)
+    assert np.all(A @ z + b >= -1e-9) and np.all(G @ z + gg >= s - 1e-9)
+
+
+def test_solve_many_in_worker_processes_gives_the_same_answers():
+    jobs = []
+    for seed in range(3):
+        A, b, x = _polytope(seed, m=60, d=8)
+        jobs.append(((A, b, -1.0, 1.0), {"hint": x}))
+    serial = solve_many(chebyshev_ball, jobs, workers=1, progress=False)
+    parallel = solve_many(chebyshev_ball, jobs, workers=2, progress=False)
+    assert [r for _, r, _ in serial] == [r for _, r, _ in parallel]
+    with pytest.raises(ValueError, match="'workers'"):
+        solve_many(chebyshev_ball, jobs, workers=0)
