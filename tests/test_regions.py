@@ -224,3 +224,34 @@ def test_class_region_lp_agrees_with_brute_force_sampling():
                 outcomes.add(seen)
             assert torch.all(reg.slack(torch.tensor(z).view(1, -1).expand(len(reg), -1))[i] >= -1e-8)
     assert checked >= 16 and outcomes == {True, False}  # both answers occur among the cases checked
+
+
+def test_last_point_of_class_matches_a_fine_sampling():
+    from nngeom.regions import last_point_of_class
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 4)).eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(32, 2, generator=g)
+    targets = x + 10 * torch.randn(32, 2, generator=g)
+    labels = model(x).argmax(1)
+    alpha, inner = last_point_of_class(model, x, targets, labels)
+    steps = torch.linspace(0, 1, 200_001, dtype=torch.float64)
+    returns = 0
+    for i in range(len(x)):
+        pts = x[i].double() + steps[:, None] * (targets[i] - x[i]).double()
+        with torch.no_grad():
+            pred = model.double()(pts).argmax(1)
+        model.float()
+        same = (pred == labels[i]).nonzero().squeeze(1)
+        assert abs(float(alpha[i]) - float(steps[same[-1]])) <= 1.0 / 200_000 + 1e-12
+        # the segment leaves the label's class and comes back: the first crossing is not the answer
+        returns += int((pred[: same[-1]] != labels[i]).any())
+        # the inner point is in the label's class, in the region whose closure holds the boundary point
+        assert int(model(inner[i:i + 1]).argmax()) == int(labels[i])
+        reg = region_constraints(model, inner[i:i + 1])
+        at = x[i].double() + alpha[i] * (targets[i] - x[i]).double()
+        assert float(reg.slack(at[None]).min()) > -1e-9
+    assert returns > 0
+    with pytest.raises(ValueError, match="not classified as its label"):
+        last_point_of_class(model, x[:1], targets[:1], (labels[:1] + 1) % 4)

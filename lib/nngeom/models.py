@@ -82,6 +82,30 @@ def output_width(model: nn.Module) -> int:
     return linears[-1].out_features
 
 
+class UnitBoxInput(nn.Module):
+    """``model`` seen through inputs in [0, 1]: ``forward(z) = model(lo + (hi - lo) z)``.
+
+    The attacks (torchattacks) clip to [0, 1]; a net trained on inputs in ``[lo, hi]`` (e.g. the linear
+    regions nets, in [-1, 1]) is attacked through this wrapper, and :meth:`to_unit` / :meth:`from_unit`
+    move images between the two boxes.
+    """
+
+    def __init__(self, model: nn.Module, lo: float, hi: float) -> None:
+        super().__init__()
+        if not lo < hi:
+            raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+        self.model, self.lo, self.hi = model, float(lo), float(hi)
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.lo) / (self.hi - self.lo)
+
+    def from_unit(self, z: torch.Tensor) -> torch.Tensor:
+        return self.lo + (self.hi - self.lo) * z
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(self.from_unit(z))
+
+
 def split_after_hidden(model: nn.Sequential, layer: int) -> tuple[nn.Sequential, nn.Sequential]:
     """``(head, rest)`` of an :func:`mlp` with ``rest(head(x)) == model(x)``, cut after hidden layer ``layer``.
 

@@ -7,7 +7,8 @@ from typing import Optional, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["style", "wedge_3d", "image_grid", "adversarial_rows", "class_frequency_curves"]
+__all__ = ["style", "wedge_3d", "image_grid", "adversarial_rows", "class_frequency_curves", "linear_regions",
+           "class_regions"]
 
 
 def style() -> None:
@@ -127,3 +128,44 @@ def class_frequency_curves(ax, sigmas: np.ndarray, frequencies: np.ndarray, natu
     ax.set_ylim(-0.02, 1.02)
     if legend:
         ax.legend(fontsize=7, ncol=2)
+
+
+def linear_regions(ax, polygons: Sequence[np.ndarray], values: Optional[np.ndarray] = None, cmap: str = "viridis",
+                   vmin: float = 0.0, vmax: float = 1.0, edgecolor: str = "0.45", linewidth: float = 0.3,
+                   highlight: Optional[int] = None):
+    """Fill the polygons of a partition (e.g. :class:`nngeom.planar.PlaneRegions`) by ``values`` (the
+    activation rate) with thin grey edges, the transition boundaries; ``highlight`` outlines one region.
+    Returns the collection (for a colour bar)."""
+    from matplotlib.collections import PolyCollection
+
+    coll = PolyCollection(list(polygons), array=values, cmap=cmap, edgecolors=edgecolor, linewidths=linewidth,
+                          facecolors="none" if values is None else None)
+    if values is not None:
+        coll.set_clim(vmin, vmax)
+    ax.add_collection(coll)
+    if highlight is not None:
+        ax.add_collection(PolyCollection([polygons[highlight]], facecolors="tab:red", alpha=0.6, edgecolors="k",
+                                         linewidths=1.0))
+    _plane_axes(ax, polygons)
+    return coll
+
+
+def class_regions(ax, cells: Sequence[tuple[np.ndarray, int]], n_classes: int, cmap: str = "tab10") -> None:
+    """Fill classification cells ``(polygon, class)`` by class colour, with no edges inside a class."""
+    from matplotlib.collections import PolyCollection
+
+    colours = plt.get_cmap(cmap)(np.arange(n_classes) % plt.get_cmap(cmap).N)
+    polys = [p for p, _ in cells]
+    ax.add_collection(PolyCollection(polys, facecolors=[colours[c] for _, c in cells], edgecolors="face",
+                                     linewidths=0.2))
+    _plane_axes(ax, polys)
+
+
+def _plane_axes(ax, polygons: Sequence[np.ndarray]) -> None:
+    pts = np.concatenate(list(polygons))
+    ax.set_xlim(pts[:, 0].min(), pts[:, 0].max())
+    ax.set_ylim(pts[:, 1].min(), pts[:, 1].max())
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set_xticks([])
+    ax.set_yticks([])

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
-from typing import Any, Callable, Optional, Sequence
+from collections import deque
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -194,37 +195,37 @@ def max_margin(G: np.ndarray, g: np.ndarray, A: np.ndarray, b: np.ndarray, lo: f
     return s, z, {"solves": lp.solves, "rows": int(lp.inset.sum())}
 
 
-def _call(job: tuple[Callable, tuple, dict]) -> Any:
-    fn, args, kwargs = job
-    return fn(*args, **kwargs)
-
-
-def solve_many(fn: Callable, jobs: Sequence[tuple[tuple, dict]], workers: int = 1,
+def solve_many(fn: Callable, jobs: Iterable[tuple[tuple, dict]], workers: int = 1, total: Optional[int] = None,
                progress: bool = True, desc: str = "LPs") -> list[Any]:
     """``[fn(*args, **kwargs) for args, kwargs in jobs]``, in order, over ``workers`` processes.
 
-    HiGHS' simplex uses one core, so two workers on a 2-core machine double the LP throughput. Workers
-    are spawned (not forked, which is unsafe once torch has started its threads) and ``fn`` must be a
-    module-level function of this module or another importable one.
+    HiGHS' simplex uses one core, so two workers on a 2-core machine double the LP throughput. ``jobs``
+    may be a generator: at most ``2 * workers`` jobs are held at a time, so a region's rows (19 MB for a
+    3 x 1024 MNIST net) need only exist while its LP is pending. Workers are spawned (not forked, which is
+    unsafe once torch has started its threads); ``fn`` must be a module-level function.
     """
     from tqdm.auto import tqdm
 
     if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
         raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
-    tasks = [(fn, tuple(a), dict(k)) for a, k in jobs]
-    bar = tqdm(total=len(tasks), desc=desc, disable=not progress)
+    bar = tqdm(total=total, desc=desc, disable=not progress)
     out: list[Any] = []
     try:
-        if workers == 1 or len(tasks) <= 1:
-            for t in tasks:
-                out.append(_call(t))
+        if workers == 1:
+            for args, kwargs in jobs:
+                out.append(fn(*args, **kwargs))
                 bar.update()
             return out
-        workers = min(workers, len(tasks), os.cpu_count() or 1)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for r in pool.map(_call, tasks):
-                out.append(r)
+            pending: deque = deque()
+            for args, kwargs in jobs:
+                pending.append(pool.submit(fn, *args, **kwargs))
+                while len(pending) >= 2 * workers:
+                    out.append(pending.popleft().result())
+                    bar.update()
+            while pending:
+                out.append(pending.popleft().result())
                 bar.update()
         return out
     finally:

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
+           "last_point_of_class",
            "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
@@ -195,30 +196,41 @@ def _line_preactivations(layers: list[nn.Module], x: Tensor, e: Tensor, masks: O
     the result is the affine function of ``beta`` of the region those patterns define (exactly, even
     where the line only touches it). Returns the masks actually used (the signs when ``masks`` is None).
     """
-    v, s = x, e
+    # values and slopes travel stacked in one batch [2N, ...], so each weight matrix is read once per
+    # step (the walk is bound by reading the weights, not by arithmetic); biases and shifts touch the
+    # values only
+    n = len(x)
+    z = torch.cat([x, e])
     values, slopes, used = [], [], []
     k = 0
     for m in layers:
         if isinstance(m, nn.ReLU):
+            v = z[:n]
             values.append(v.flatten(1))
-            slopes.append(s.flatten(1))
+            slopes.append(z[n:].flatten(1))
             mask = (v > 0) if masks is None else masks[k].view_as(v)
             used.append(mask.flatten(1))
-            v, s = v * mask, s * mask
+            z = z * torch.cat([mask, mask])
             k += 1
         elif isinstance(m, (nn.Dropout, nn.Identity)):
             continue
         elif isinstance(m, nn.Flatten):
-            v, s = m(v), m(s)
+            z = m(z)
         elif isinstance(m, nn.Linear):
-            v, s = m(v), s @ m.weight.T
+            z = z @ m.weight.T
+            if m.bias is not None:
+                z[:n] += m.bias
         elif isinstance(m, nn.Conv2d):
-            v = m(v)
-            s = nn.functional.conv2d(s, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+            z = nn.functional.conv2d(z, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+            if m.bias is not None:
+                z[:n] += m.bias.view(1, -1, 1, 1)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            scale = m.weight / torch.sqrt(m.running_var + m.eps) if m.affine else 1 / torch.sqrt(m.running_var + m.eps)
-            shape = (1, -1) + (1,) * (v.ndim - 2)
-            v, s = m(v), s * scale.view(shape)
+            inv = 1 / torch.sqrt(m.running_var + m.eps)
+            scale = m.weight * inv if m.affine else inv
+            shift = (m.bias if m.affine else 0) - m.running_mean * scale
+            shape = (1, -1) + (1,) * (z.ndim - 2)
+            z = z * scale.view(shape)
+            z[:n] += shift.view(shape) if torch.is_tensor(shift) else shift
     return values, slopes, used
 
 
@@ -312,3 +324,67 @@ def class_region_margin(region: Region, i: int, target: int, lo: float, hi: floa
     others = [j for j in range(m) if j != target]
     s, z, _ = max_margin(lw[target] - lw[others], lb[target] - lb[others], w, b, lo, hi, hint=hint)
     return float(s), z
+
+
+@torch.no_grad()
+def last_point_of_class(model: nn.Module, x: Tensor, targets: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """The largest ``alpha`` in [0, 1] with ``x + alpha (target - x)`` still classified as ``label``.
+
+    This is how Zhang & Wu (section 3.2) find a region that holds a decision boundary: walk from a test
+    point towards a target (the mean of another class, or an adversarial example) and keep the last
+    point of the test point's class. The segment is walked exactly (:func:`walk_lines`); on each
+    linear piece the logits are affine in ``alpha``, so the set where ``label`` wins is an interval found
+    in closed form, and the answer is the right end of the last non-empty one (no bisection, which could
+    stop at an earlier crossing when the class changes more than once).
+
+    Returns ``(alpha [N] float64, inner [N, ...])``: ``inner`` is a point of the same piece just before
+    ``alpha`` (the middle of its part of the winning interval), which lies inside the linear region that
+    contains the boundary point, so :func:`region_constraints` on it gives that region.
+    """
+    labels = torch.as_tensor(labels).long()
+    if x.shape != targets.shape or labels.shape != (len(x),):
+        raise ValueError(f"x and targets must have one shape and labels [N]; got {tuple(x.shape)}, "
+                         f"{tuple(targets.shape)}, {tuple(labels.shape)}")
+    starts = walk_lines(model, x, targets - x, 1.0)
+    dev = next(model.parameters()).device
+    original = next(model.parameters()).dtype
+    was_training = model.training
+    model.eval().to(torch.float64)
+    alphas = torch.empty(len(x), dtype=torch.float64)
+    inner = torch.empty_like(x, dtype=torch.float64)
+    try:
+        for i, b in enumerate(starts):
+            knots = torch.cat([b, torch.ones(1, dtype=torch.float64)])
+            xi, ei = x[i].double(), (targets[i] - x[i]).double()
+            pts = xi[None] + knots.view(-1, *[1] * xi.ndim) * ei[None]
+            logit = model(pts.to(dev)).cpu()
+            y = int(labels[i])
+            gap = logit[:, y:y + 1] - logit  # [K+1, C]: >= 0 where y wins; linear between knots
+            found = False
+            for k in range(len(b) - 1, -1, -1):
+                g0, g1 = gap[k], gap[k + 1]
+                lo_t, hi_t = 0.0, 1.0  # the winning part of this piece, as a fraction of it
+                for c in range(len(g0)):
+                    a0, a1 = float(g0[c]), float(g1[c])
+                    if a0 >= 0 and a1 >= 0:
+                        continue
+                    if a0 < 0 and a1 < 0:
+                        lo_t, hi_t = 1.0, 0.0
+                        break
+                    t = a0 / (a0 - a1)  # the zero of the linear gap
+                    if a0 >= 0:
+                        hi_t = min(hi_t, t)
+                    else:
+                        lo_t = max(lo_t, t)
+                if lo_t <= hi_t:
+                    left, width = float(knots[k]), float(knots[k + 1] - knots[k])
+                    alphas[i] = left + hi_t * width
+                    inner[i] = xi + (left + 0.5 * (lo_t + hi_t) * width) * ei
+                    found = True
+                    break
+            if not found:
+                raise ValueError(f"input {i} is not classified as its label {y}: no point of the segment is")
+    finally:
+        model.to(original)
+        model.train(was_training)
+    return alphas, inner.to(x.dtype)

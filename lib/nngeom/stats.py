@@ -1,13 +1,16 @@
-"""Confidence intervals for the rates the pages report (error rates, attack success, transfer rates)."""
+"""Confidence intervals and tests for the numbers the pages report (error rates, attack success, transfer rates,
+comparisons of two samples)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from scipy.stats import norm
 from torch import Tensor
 
-__all__ = ["wilson_interval", "rate", "paired_difference"]
+__all__ = ["wilson_interval", "rate", "paired_difference", "smaller", "ks_distance"]
 
 
 def _z(confidence: float) -> float:
@@ -60,3 +63,25 @@ def paired_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[st
     se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
     half = _z(confidence) * se
     return {"difference": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def smaller(a, b) -> dict[str, float]:
+    """Is sample ``a`` typically smaller than sample ``b``? Medians and the one-sided Mann-Whitney U test.
+
+    Returns ``{"median_a", "median_b", "p"}``; ``p`` is the probability, were the two drawn from one
+    distribution, of a U statistic at least this far towards "a smaller" (NaN if either is empty).
+    """
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return {"median_a": float("nan"), "median_b": float("nan"), "p": float("nan")}
+    p = float(mannwhitneyu(a, b, alternative="less").pvalue)
+    return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p}
+
+
+def ks_distance(a, b) -> float:
+    """The Kolmogorov-Smirnov distance between two samples: the largest gap between their CDFs."""
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).statistic)

@@ -1,0 +1,14 @@
+
+
+def test_smaller_and_ks_distance():
+    import numpy as np
+
+    from nngeom.stats import ks_distance, smaller
+
+    g = np.random.default_rng(0)
+    a, b = g.normal(0, 1, 200), g.normal(1, 1, 200)
+    out = smaller(a, b)
+    assert out["p"] < 1e-6 and out["median_a"] < out["median_b"]
+    assert smaller(b, a)["p"] > 0.99
+    assert ks_distance(a, a) == 0.0 and 0.3 < ks_distance(a, b) < 0.55  # N(0,1) vs N(1,1): 0.38
+    assert np.isnan(smaller([], b)["p"])
