@@ -13,6 +13,10 @@
    default path samples after the first layer (same law, fewer numbers), so it can beat that limit;
    the input-space path is timed too.
 4. box-constrained L-BFGS examples/s, batched vs one image per L-BFGS-B problem.
+5. linear regions of a 3 x 1024 ReLU net (Zhang & Wu): region constraints composed layer by layer vs
+   one gradient per hidden unit (the paper's eq. 2-3); the inradius LP by row generation vs the whole
+   LP in HiGHS' interior-point method and in cvxpy (Clarabel); the class-region LP likewise; and the
+   LP throughput with two worker processes.
 Sections 3-4 use zoo models trained briefly (1 epoch on 10,000 images, cached): speed does not depend
 on accuracy, but persistence's work does depend on the network having real decision boundaries.
 Results are printed as a table and written to bench/results.json.
@@ -60,6 +64,84 @@ class _RowCounter(nn.Module):
     def forward(self, x):
         self.rows += len(x)
         return self.model(x)
+
+
+def _per_unit_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The paper's eq. (2)-(3): one autograd call per hidden unit for the rows ``w_n`` of one input."""
+    from nngeom.regions import _layers
+
+    layers = _layers(model)
+    rows = []
+    x = x.detach().clone().requires_grad_(True)
+    pre, h = [], x
+    for m in layers:
+        if isinstance(m, nn.ReLU):
+            pre.append(h)
+        h = m(h)
+    for p in pre:
+        for unit in range(p.shape[1]):
+            (g,) = torch.autograd.grad(p[0, unit], x, retain_graph=True)
+            rows.append(g.reshape(-1))
+    return torch.stack(rows)
+
+
+def _regions(quick: bool) -> list[dict]:
+    import numpy as np
+    import cvxpy as cp
+    from scipy.optimize import linprog
+    from scipy import sparse
+
+    from nngeom.polytope import chebyshev_ball, max_margin, solve_many
+    from nngeom.regions import region_constraints
+
+    rows = []
+    model = zoo.load("mnist-lrg-vanilla-lr1e-3", device="cpu", progress=False, epochs=1, train_limit=10000,
+                     trainer_kwargs={"validation": 1000, "patience": 0})
+    x_test, _ = data.tensors("mnist", "test", value_range=(-1.0, 1.0), flatten=True, limit=16)
+    n = 4 if quick else 16
+    t_ours = timed(lambda: region_constraints(model, x_test[:n]), repeat=3)
+    m_grad = 1 if quick else 2
+    t_grad = timed(lambda: [_per_unit_gradients(model, x_test[i:i + 1]) for i in range(m_grad)])
+    rows.append({"benchmark": f"region constraints of a 3 x 1024 net, {n} inputs (per region)",
+                 "nngeom_s": t_ours / n, "baseline": "one gradient per unit, eq. (2)-(3) (per region)",
+                 "baseline_s": t_grad / m_grad, "speedup": (t_grad / m_grad) / (t_ours / n)})
+    reg = region_constraints(model, x_test[:n])
+    W, b = reg.W[0].numpy(), reg.b[0].numpy()
+    norms = np.linalg.norm(W, axis=1)
+    d = W.shape[1]
+    t_rg = timed(lambda: chebyshev_ball(W, b, -1.0, 1.0, hint=x_test[0].double().numpy()))
+    a_ub = sparse.vstack([sparse.csr_matrix(np.hstack([-W, norms[:, None]])),
+                          sparse.hstack([sparse.identity(d), np.ones((d, 1))]),
+                          sparse.hstack([-sparse.identity(d), np.ones((d, 1))])], format="csr")
+    b_ub = np.concatenate([b, np.ones(d), np.ones(d)])
+    t_ipm = timed(lambda: linprog(np.r_[np.zeros(d), -1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * (d + 1),
+                                  method="highs-ipm"))
+    rows.append({"benchmark": "inradius LP of one region (4,640 rows, 785 variables): row generation",
+                 "nngeom_s": t_rg, "baseline": "whole LP, HiGHS interior point (scipy)", "baseline_s": t_ipm,
+                 "speedup": t_ipm / t_rg})
+    c, r = cp.Variable(d), cp.Variable()
+    prob = cp.Problem(cp.Maximize(r), [W @ c - r * norms + b >= 0, c + r <= 1, c - r >= -1])
+    t_cvx = timed(lambda: prob.solve(solver=cp.CLARABEL))
+    rows.append({"benchmark": "the same LP", "nngeom_s": t_rg, "baseline": "whole LP, cvxpy + Clarabel",
+                 "baseline_s": t_cvx, "speedup": t_cvx / t_rg})
+    lw, lb = reg.logit_W[0].numpy(), reg.logit_b[0].numpy()
+    target = int(np.argsort(lw @ x_test[0].double().numpy() + lb)[-2])  # the runner-up class
+    others = [j for j in range(10) if j != target]
+    G, g = lw[target] - lw[others], lb[target] - lb[others]
+    t_mm = timed(lambda: max_margin(G, g, W, b, -1.0, 1.0, hint=x_test[0].double().numpy()))
+    a2 = np.vstack([np.hstack([-G, np.ones((9, 1))]), np.hstack([-W, np.zeros((len(b), 1))])])
+    t_mm_ipm = timed(lambda: linprog(np.r_[np.zeros(d), -1.0], A_ub=a2, b_ub=np.r_[g, b],
+                                     bounds=[(-1, 1)] * d + [(None, None)], method="highs-ipm"))
+    rows.append({"benchmark": "class-region LP of one region (runner-up class): row generation",
+                 "nngeom_s": t_mm, "baseline": "whole LP, HiGHS interior point (scipy)", "baseline_s": t_mm_ipm,
+                 "speedup": t_mm_ipm / t_mm})
+    k = 2 if quick else 8
+    jobs = [((reg.W[i].numpy(), reg.b[i].numpy(), -1.0, 1.0), {"hint": x_test[i].double().numpy()}) for i in range(k)]
+    t1 = timed(lambda: solve_many(chebyshev_ball, jobs, workers=1, progress=False))
+    t2 = timed(lambda: solve_many(chebyshev_ball, jobs, workers=2, progress=False))
+    rows.append({"benchmark": f"inradius LPs/s, {k} regions, 2 worker processes",
+                 "nngeom_s": t2 / k, "baseline": "one process (per LP)", "baseline_s": t1 / k, "speedup": t1 / t2})
+    return rows
 
 
 def main() -> int:
@@ -148,6 +230,8 @@ def main() -> int:
     rows.append({"benchmark": f"L-BFGS examples/s, mnist-fc100-20-10, {len(xl)} examples in one problem",
                  "nngeom_s": t_batch / len(xl), "baseline": "one L-BFGS-B problem per example (per example)",
                  "baseline_s": t_single / one, "speedup": (t_single / one) / (t_batch / len(xl))})
+
+    rows.extend(_regions(args.quick))
 
     print(f"device: {dev}; torch {torch.__version__}; python {platform.python_version()}")
     print(f"{'benchmark':<70} {'nngeom s':>9} {'baseline s':>11} {'ratio':>7}  baseline")

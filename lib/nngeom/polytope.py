@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = ["chebyshev_ball", "max_margin", "solve_many"]
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # a row of the working set is violated when its (unit-normalised) slack is below -_FEAS
 _FEAS = 1e-9
 
@@ -58,6 +59,7 @@ def _highs():
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     h.setOptionValue("solver", "simplex")
+    h.setOptionValue("threads", 1)  # one core per LP: parallelism comes from worker processes
     return h, highspy
 
 
@@ -217,16 +219,27 @@ def solve_many(fn: Callable, jobs: Iterable[tuple[tuple, dict]], workers: int = 
                 bar.update()
             return out
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            pending: deque = deque()
-            for args, kwargs in jobs:
-                pending.append(pool.submit(fn, *args, **kwargs))
-                while len(pending) >= 2 * workers:
+        # each worker gets one BLAS/OpenMP thread (children inherit the environment, which is set for
+        # as long as the pool lives): workers x threads above the core count makes threads spin
+        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update({k: "1" for k in _THREAD_VARS})
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                pending: deque = deque()
+                for args, kwargs in jobs:
+                    pending.append(pool.submit(fn, *args, **kwargs))
+                    while len(pending) >= 2 * workers:
+                        out.append(pending.popleft().result())
+                        bar.update()
+                while pending:
                     out.append(pending.popleft().result())
                     bar.update()
-            while pending:
-                out.append(pending.popleft().result())
-                bar.update()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         return out
     finally:
         bar.close()
