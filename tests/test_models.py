@@ -80,3 +80,17 @@ def test_natural_vs_adversarial_on_a_half_space():
     assert np.all(st.persistence_adversarial < 0.3 * st.persistence_natural.mean())
     assert math.isclose(float(np.median(st.persistence_natural)), 0.9 / 0.5244, rel_tol=0.1)
     assert st.summary()["attempts"] == 6
+
+
+def test_unit_box_input_keeps_the_wrapped_mode():
+    import torch
+    from torch import nn
+
+    from nngeom.models import UnitBoxInput
+
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    wrapped = UnitBoxInput(net, -1.0, 1.0)
+    assert not wrapped.training and not net.training
+    z = torch.rand(5, 3)
+    assert torch.equal(wrapped(z), net(2 * z - 1))
+    assert torch.equal(wrapped.to_unit(wrapped.from_unit(z)), z)

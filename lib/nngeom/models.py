@@ -95,6 +95,9 @@ class UnitBoxInput(nn.Module):
         if not lo < hi:
             raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
         self.model, self.lo, self.hi = model, float(lo), float(hi)
+        # a new module is in training mode; mirror the wrapped net's mode instead, or code that restores
+        # "the mode it found" would switch the net (and its batch norm) to training
+        self.train(model.training)
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.lo) / (self.hi - self.lo)

@@ -79,23 +79,27 @@ def region_sample(model: nn.Module, x: Tensor, means: Tensor, value_range: tuple
     # decision: towards another class's mean
     ok = (_predict(model, targets) != pred).numpy()
     sample.counts["decision_target_same_class"] = int((~ok).sum())
-    idx = np.flatnonzero(ok)
-    alpha, inner = last_point_of_class(model, x[idx], targets[idx], pred[idx])
-    sample.points["decision"], sample.source["decision"], sample.alpha["decision"] = inner.cpu(), idx, alpha.numpy()
+    _boundary(sample, "decision", model, x, targets, pred, ok)
     # adversarial: towards an untargeted PGD example of the predicted class
     wrapped = UnitBoxInput(model, lo, hi)
     attack = PGD(wrapped, seed=seed, **{"eps": 0.1, "alpha": 0.01, "steps": 40, **(pgd or {})})
     x_adv = wrapped.from_unit(attack(wrapped.to_unit(x).clamp(0, 1), pred.to(dev)).to(dev))
     ok = (_predict(model, x_adv) != pred).numpy()
     sample.counts["pgd_failed"] = int((~ok).sum())
+    _boundary(sample, "adversarial", model, x, x_adv, pred, ok)
+    return sample
+
+
+def _boundary(sample: RegionSample, category: str, model: nn.Module, x: Tensor, targets: Tensor, pred: Tensor,
+              ok: np.ndarray) -> None:
+    """Fill ``sample`` for one category from the segments ``x[ok] -> targets[ok]`` (none: empty)."""
     idx = np.flatnonzero(ok)
     if len(idx):
-        alpha, inner = last_point_of_class(model, x[idx], x_adv[idx], pred[idx])
-        sample.points["adversarial"], sample.alpha["adversarial"] = inner.cpu(), alpha.numpy()
+        alpha, inner = last_point_of_class(model, x[idx], targets[idx], pred[idx])
+        sample.points[category], sample.alpha[category] = inner.cpu(), alpha.numpy()
     else:
-        sample.points["adversarial"], sample.alpha["adversarial"] = x[:0].cpu(), np.zeros(0)
-    sample.source["adversarial"] = idx
-    return sample
+        sample.points[category], sample.alpha[category] = x[:0].cpu(), np.zeros(0)
+    sample.source[category] = idx
 
 
 def _ball_jobs(model: nn.Module, points: Tensor, lo: float, hi: float, batch: int) -> Iterator[tuple[tuple, dict]]:

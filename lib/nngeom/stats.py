@@ -81,7 +81,10 @@ def smaller(a, b) -> dict[str, float]:
 
 
 def ks_distance(a, b) -> float:
-    """The Kolmogorov-Smirnov distance between two samples: the largest gap between their CDFs."""
+    """The Kolmogorov-Smirnov distance between two samples: the largest gap between their CDFs (NaN if
+    either is empty)."""
     from scipy.stats import ks_2samp
 
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
     return float(ks_2samp(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).statistic)
