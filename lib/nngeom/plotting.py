@@ -156,8 +156,9 @@ def class_regions(ax, cells: Sequence[tuple[np.ndarray, int]], n_classes: int, c
 
     colours = plt.get_cmap(cmap)(np.arange(n_classes) % plt.get_cmap(cmap).N)
     polys = [p for p, _ in cells]
+    # edges in the face colour, wide enough to close the anti-aliasing seams between cells of one class
     ax.add_collection(PolyCollection(polys, facecolors=[colours[c] for _, c in cells], edgecolors="face",
-                                     linewidths=0.2))
+                                     linewidths=0.6))
     _plane_axes(ax, polys)
 
 

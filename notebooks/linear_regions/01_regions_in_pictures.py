@@ -154,7 +154,7 @@ mnist_nets = {v: zoo.load(f"mnist-lrg20-{v}", profile=profile, device="cpu") for
 display(Markdown("\n".join(f"- **{TITLES[v]}**: {zoo.describe(m)}" for v, m in mnist_nets.items())))
 slice_regions = {v: plane_regions(m, origin, basis, (lo, hi, lo, hi)) for v, m in mnist_nets.items()}
 marks = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-draw_rows(slice_regions, 10, lambda v, pr: f"{TITLES[v]}: {len(pr)} regions")
+draw_rows(slice_regions, 10, lambda v, pr: f"{TITLES[v]}: {len(pr)} regions", marks=marks)
 plt.show()
 fig, ax = plt.subplots(figsize=(6, 0.4))
 for c in range(10):
