@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .regions import _layers
+from .regions import _layers, batch_norm_affine
 
 __all__ = ["PlaneRegions", "plane_regions", "plane_through"]
 
@@ -173,12 +173,9 @@ def plane_regions(model: nn.Module, origin: Tensor, basis: Tensor,
                 J = np.einsum("hn,pnk->phk", W, J)
                 v = v @ W.T + b
             elif isinstance(m, nn.BatchNorm1d):
-                scale = (1 / torch.sqrt(m.running_var + m.eps)).double()
-                shift = -m.running_mean.double() * scale
-                if m.affine:
-                    scale, shift = scale * m.weight.double(), shift * m.weight.double() + m.bias.double()
-                J = J * scale.cpu().numpy()[None, :, None]
-                v = v * scale.cpu().numpy() + shift.cpu().numpy()
+                scale, shift = (t.cpu().numpy() for t in batch_norm_affine(m))
+                J = J * scale[None, :, None]
+                v = v * scale + shift
             elif isinstance(m, nn.ReLU):
                 new_polys, new_J, new_v, new_pat = [], [], [], []
                 for poly, Jp, vp, pat in zip(polys, J, v, patterns):

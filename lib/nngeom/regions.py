@@ -67,6 +67,19 @@ def _layers(model: nn.Module) -> list[nn.Module]:
     return flat
 
 
+def batch_norm_affine(m: nn.Module, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """``(scale, shift)`` per channel of a batch-norm layer in eval mode: ``y = scale * h + shift``, i.e.
+    ``gamma (h - mean) / sqrt(var + eps) + beta``."""
+    var, mean = m.running_var.to(dtype), m.running_mean.to(dtype)
+    scale = 1 / torch.sqrt(var + m.eps)
+    if m.affine:
+        scale = scale * m.weight.detach().to(dtype)
+    shift = -mean * scale
+    if m.affine:
+        shift = shift + m.bias.detach().to(dtype)
+    return scale, shift
+
+
 def _conv_columns(conv: nn.Conv2d, jac: Tensor, shape: tuple[int, int, int]) -> tuple[Tensor, tuple[int, int, int]]:
     """Apply a convolution without bias to every column of ``jac`` ``[N, C*H*W, d]``."""
     n, _, d = jac.shape
@@ -128,9 +141,7 @@ def region_constraints(model: nn.Module, x: Tensor, dtype: torch.dtype = torch.f
             off = off_img.reshape(n, -1)
             shape = new_shape
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            # eval mode: y = gamma (h - mean) / sqrt(var + eps) + beta, an affine map per channel
-            scale = (m.weight if m.affine else torch.ones_like(m.running_var)).to(dtype) / torch.sqrt(m.running_var.to(dtype) + m.eps)
-            shift = (m.bias if m.affine else torch.zeros_like(m.running_mean)).to(dtype) - m.running_mean.to(dtype) * scale
+            scale, shift = batch_norm_affine(m, dtype)
             per = int(np.prod(shape[1:])) if len(shape) == 3 else 1
             scale, shift = scale.repeat_interleave(per), shift.repeat_interleave(per)
             jac = jac * scale.view(1, -1, 1)
@@ -225,12 +236,10 @@ def _line_preactivations(layers: list[nn.Module], x: Tensor, e: Tensor, masks: O
             if m.bias is not None:
                 z[:n] += m.bias.view(1, -1, 1, 1)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            inv = 1 / torch.sqrt(m.running_var + m.eps)
-            scale = m.weight * inv if m.affine else inv
-            shift = (m.bias if m.affine else 0) - m.running_mean * scale
+            scale, shift = batch_norm_affine(m, z.dtype)
             shape = (1, -1) + (1,) * (z.ndim - 2)
             z = z * scale.view(shape)
-            z[:n] += shift.view(shape) if torch.is_tensor(shift) else shift
+            z[:n] += shift.view(shape)
     return values, slopes, used
 
 

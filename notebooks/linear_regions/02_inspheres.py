@@ -35,10 +35,9 @@
 # ({func}`nngeom.regions.region_constraints`); the last point of the test image's class on a segment is
 # found exactly, by walking the segment region by region ({func}`nngeom.regions.last_point_of_class`);
 # each inradius is an exact LP solved by row generation with HiGHS ({func}`nngeom.polytope.chebyshev_ball`),
-# in `workers` processes at once. The LPs set the page's scale: one takes 2 to 9 s on a 2-core CPU
-# (the BN networks' regions are the slow ones), and a second worker process brought no speed-up there,
-# so the default profile uses 25 test points per network (450 LPs) and the paper profile the paper's
-# 1,000.
+# in `workers` processes at once. The LPs set the page's scale (the time per LP this run took is at the
+# end of the page), so the default profile uses 25 test points per network (450 LPs) and the paper
+# profile 1,000, the count the paper gives for its later sections.
 
 # %% tags=["parameters"]
 profile = "default"          # which profile produced this page (set by the workflow)
