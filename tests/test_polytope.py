@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from nngeom.polytope import chebyshev_ball, max_margin, solve_many
+from nngeom.polytope import chebyshev_ball, max_margin, redundant_rows, solve_many
 
 
 def _polytope(seed: int, m: int = 300, d: int = 20):
@@ -79,6 +79,15 @@ def test_max_margin_equals_the_whole_lp(seed):
                   method="highs")
     assert s == pytest.approx(res.x[-1], abs=1e-9)
     assert np.all(A @ z + b >= -1e-9) and np.all(G @ z + gg >= s - 1e-9)
+    # sign_only settles the sign early, with a certificate: a feasible point for "yes", a bound for "no"
+    for shift in (-2.0, -0.5, 0.0, 0.5, 2.0):
+        exact = res.x[-1] + shift
+        s2, z2, info2 = max_margin(G, gg - exact, A, b, -1.0, 1.0, hint=x, first=4, batch=5, sign_only=True)
+        assert np.sign(s2) == np.sign(res.x[-1] - exact) or (shift == 0.0 and abs(s2) < 1e-9)
+        if s2 > 0:
+            assert np.all(A @ z2 + b >= -1e-9) and np.all(-1 - 1e-12 <= z2) and np.all(z2 <= 1 + 1e-12)
+            assert (G @ z2 + gg - exact).min() == pytest.approx(s2)
+        assert info2["solves"] <= info["solves"]
 
 
 def test_solve_many_in_worker_processes_gives_the_same_answers():
@@ -91,3 +100,46 @@ def test_solve_many_in_worker_processes_gives_the_same_answers():
     assert [r for _, r, _ in serial] == [r for _, r, _ in parallel]
     with pytest.raises(ValueError, match="'workers'"):
         solve_many(chebyshev_ball, jobs, workers=0)
+
+
+def _redundant_by_eq18(A, b, lo, hi):
+    """The paper's Appendix C literally: one LP over all remaining rows per row, removing as it goes."""
+    m, d = A.shape
+    keep = np.ones(m, dtype=bool)
+    for k in range(m):
+        others = keep.copy()
+        others[k] = False
+        a_ub = np.vstack([-A[others], -A[k:k + 1]])
+        b_ub = np.r_[b[others], b[k] + 1.0]
+        res = linprog(A[k], A_ub=a_ub, b_ub=b_ub, bounds=[(lo, hi)] * d, method="highs")
+        assert res.status == 0
+        if res.fun + b[k] >= -1e-9:
+            keep[k] = False
+    return ~keep
+
+
+@pytest.mark.parametrize("seed,n_rays", [(0, 0), (1, 0), (2, 50), (3, 1000)])
+def test_redundant_rows_equals_the_papers_sequential_lps(seed, n_rays):
+    A, b, x = _polytope(seed, m=120, d=6)
+    A = np.vstack([A, A[:3] * 2.5])  # scaled duplicates: exactly one of each pair may stay
+    b = np.r_[b, b[:3] * 2.5]
+    lo, hi = -1.0, 1.0
+    expected = _redundant_by_eq18(A, b, lo, hi)
+    got, info = redundant_rows(A, b, lo, hi, interior=x, n_rays=n_rays)
+    assert 0 < expected.sum() < len(b) - 6  # the case is not trivial either way
+    np.testing.assert_array_equal(got, expected)
+    assert info["facets"] == (~got).sum()
+    # without a usable interior point (x on a facet) it falls back to the Chebyshev centre
+    got2, _ = redundant_rows(A, b, lo, hi, interior=np.full(6, hi), n_rays=n_rays)
+    np.testing.assert_array_equal(got2, expected)
+
+
+def test_redundant_rows_box_and_errors():
+    A = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    b = np.array([5.0, 0.5, 0.2])  # x >= -5 holds on the whole box
+    red, info = redundant_rows(A, b, -1.0, 1.0)
+    assert red.tolist() == [True, False, False] and info["by_box"] == 1
+    with pytest.raises(ValueError, match="n_rays"):
+        redundant_rows(A, b, -1.0, 1.0, n_rays=-1)
+    with pytest.raises(ValueError, match="interior"):
+        redundant_rows(A, b, -1.0, 1.0, interior=np.zeros(3))

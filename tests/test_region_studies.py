@@ -29,3 +29,34 @@ def test_region_sample_keeps_eval_mode_and_finds_boundary_regions():
             assert np.all((s.alpha[c] > 0) & (s.alpha[c] <= 1))
     r, info = inradii(net, torch.cat([s.points[c] for c in s.points]), (-1.0, 1.0), progress=False)
     assert np.all(r > 0) and len(info) == len(r)
+
+
+def test_surrounding_regions_walks_null_space_directions():
+    from nngeom.region_studies import logit_gradients, null_space_directions, surrounding_regions
+    from nngeom.regions import activation_pattern
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(8, 20), nn.ReLU(), nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 3)).eval()
+    x = torch.rand(3, 8) * 2 - 1
+    jac = logit_gradients(net, x)
+    # the logits' Jacobian by autograd, one class at a time
+    for c in range(3):
+        xg = x.clone().requires_grad_(True)
+        net(xg)[:, c].sum().backward()
+        assert torch.allclose(jac[:, c], xg.grad, atol=1e-6)
+    e = null_space_directions(jac[0], 50, torch.Generator().manual_seed(0))
+    assert torch.allclose(e.norm(dim=1), torch.ones(50, dtype=torch.float64))
+    assert (jac[0].double() @ e.T).abs().max() < 1e-12  # orthogonal to every logit gradient
+    eps = 0.5
+    out = surrounding_regions(net, x, n_directions=20, epsilon=eps, seed=0, progress=False)
+    assert len(out.counts) == 3 and all(len(p) == 20 for p in out.pieces)
+    # brute force: the unique activation patterns on a fine sampling of the same segments
+    gen = torch.Generator().manual_seed(0)
+    for i in range(3):
+        e = null_space_directions(logit_gradients(net.double(), x[i:i + 1].double())[0], 20, gen)
+        beta = torch.linspace(0, eps, 4001, dtype=torch.float64)
+        pts = (x[i].double()[None, None] + beta[None, :, None] * e[:, None, :]).reshape(-1, 8)
+        patterns = torch.unique(activation_pattern(net.double(), pts), dim=0)
+        assert out.counts[i] == len(patterns)
+        assert len(out.cosines[i]) == out.counts[i] - 1 and np.all(np.abs(out.cosines[i]) <= 1 + 1e-12)
+        net.float()

@@ -255,3 +255,26 @@ def test_last_point_of_class_matches_a_fine_sampling():
     assert returns > 0
     with pytest.raises(ValueError, match="not classified as its label"):
         last_point_of_class(model, x[:1], targets[:1], (labels[:1] + 1) % 4)
+
+
+def test_hyperplane_angles_and_layer_coherence_by_hand():
+    from nngeom.regions import hyperplane_angles, layer_coherence
+
+    W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+    ang = hyperplane_angles(W)
+    assert ang[0, 1] == pytest.approx(90.0) and ang[0, 2] == pytest.approx(45.0) and ang[1, 0] == pytest.approx(90.0)
+    assert torch.isnan(ang[3]).all()  # a constant unit has no direction
+    coh = layer_coherence(W[None, :3], [2, 1])[0]
+    # layer 1 holds the orthogonal pair, layer 2 one unit (no pair), across: |cos 45| twice
+    assert coh[0, 0] == pytest.approx(0.0, abs=1e-12) and torch.isnan(coh[1, 1])
+    assert coh[0, 1] == pytest.approx(np.sqrt(0.5)) and coh[1, 0] == pytest.approx(np.sqrt(0.5))
+    # on a real region: the block means agree with a direct computation from the angle matrix
+    net = fc_net(bn=True)
+    x = torch.rand(2, 12) * 2 - 1
+    reg = region_constraints(net, x)
+    c = layer_coherence(reg.W, reg.layer_sizes)
+    cos = torch.cos(torch.deg2rad(hyperplane_angles(reg.W[1]))).abs()
+    a, b = reg.layer_sizes[0], reg.layer_sizes[0] + reg.layer_sizes[1]
+    assert c[1, 0, 1] == pytest.approx(float(cos[:a, a:b].nanmean()), abs=1e-9)
+    with pytest.raises(ValueError, match="layer_sizes"):
+        layer_coherence(reg.W, [1, 2])

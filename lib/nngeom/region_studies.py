@@ -26,11 +26,38 @@ from nngeom.device import torch_threads
 from nngeom.experiments import random_other_targets
 from nngeom.models import UnitBoxInput, output_width
 from nngeom.polytope import chebyshev_ball, solve_many
-from nngeom.regions import last_point_of_class, region_constraints
+from nngeom.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
 
-__all__ = ["CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii"]
+__all__ = ["VARIANTS", "RATES", "table1_networks", "networks_markdown", "random_test_points", "CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii", "logit_gradients",
+           "null_space_directions", "SurroundingRegions", "surrounding_regions"]
 
 CATEGORIES = ("manifold", "decision", "adversarial")
+VARIANTS = {"vanilla": "vanilla", "bn": "BN", "dropout": "dropout"}  # zoo name part -> label
+RATES = ("1e-3", "1e-4")
+
+
+def table1_networks(profile: str, device: torch.device) -> dict[tuple[str, str], nn.Module]:
+    """The six 3 x 1024 MNIST networks of the paper's Table 1, keyed ``(variant, learning rate)``."""
+    from nngeom import zoo
+
+    return {(v, lr): zoo.load(f"mnist-lrg-{v}-lr{lr}", profile=profile, device=device) for lr in RATES for v in VARIANTS}
+
+
+def networks_markdown(nets: dict[tuple[str, str], nn.Module]) -> str:
+    """A Markdown list describing each network of :func:`table1_networks` (what the zoo trained)."""
+    from nngeom import zoo
+
+    return "\n".join(f"- **{VARIANTS[v]}, lr {lr}**: {zoo.describe(m)}" for (v, lr), m in nets.items())
+
+
+def random_test_points(n: int, seed: int, value_range: tuple[float, float]) -> Tensor:
+    """``n`` MNIST test images drawn without replacement by ``seed``, flattened, in ``value_range``; the
+    same draw on every page that uses the same seed."""
+    from nngeom import data
+
+    x_test, _ = data.tensors("mnist", "test", value_range=value_range, flatten=True)
+    pick = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:n]
+    return x_test[pick]
 
 
 def class_means(x: Tensor, y: Tensor, n_classes: int) -> Tensor:
@@ -123,3 +150,120 @@ def inradii(model: nn.Module, points: Tensor, value_range: tuple[float, float], 
         out = solve_many(chebyshev_ball, _ball_jobs(model, points, lo, hi, batch=4), workers=workers,
                          total=len(points), progress=progress, desc=desc)
     return np.array([r for _, r, _ in out]), [info for _, _, info in out]
+
+
+def logit_gradients(model: nn.Module, x: Tensor) -> Tensor:
+    """The Jacobian of the logits at each input, ``[N, M, d]`` in the dtype of ``x`` (eval mode).
+
+    On the linear region of ``x`` this is the matrix of eq. (7); one ``vmap`` of ``jacrev``, not ``M``
+    backward passes.
+    """
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def one(z: Tensor) -> Tensor:
+        return functional_call(model, (params, buffers), (z.unsqueeze(0),)).squeeze(0)
+
+    was_training = model.training
+    model.eval()
+    try:
+        jac = vmap(jacrev(one))(x)
+    finally:
+        model.train(was_training)
+    return jac.reshape(len(x), jac.shape[1], -1)
+
+
+def null_space_directions(A: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """``k`` random unit vectors ``e`` with ``A e = 0`` (eq. 10), for ``A`` ``[M, d]`` (e.g. logit gradients).
+
+    Gaussian vectors with their component in the row space of ``A`` removed, so the directions are
+    uniform on the unit sphere of the null space. Float64.
+    """
+    if A.ndim != 2 or A.shape[0] >= A.shape[1]:
+        raise ValueError(f"A must be [M, d] with M < d (a non-trivial null space), got {tuple(A.shape)}")
+    q, _ = torch.linalg.qr(A.double().T)  # [d, M]: an orthonormal basis of the row space
+    g = torch.randn(k, A.shape[1], generator=generator, dtype=torch.float64)
+    e = g - (g @ q) @ q.T
+    return e / e.norm(dim=1, keepdim=True)
+
+
+@dataclass
+class SurroundingRegions:
+    """What :func:`surrounding_regions` found for each test point ``i``.
+
+    ``counts[i]``: unique linear regions met by all its segments (its own included); ``cosines[i]``:
+    the cosine similarity ``rho`` between the decision direction of each other unique region and its own
+    (eq. 13); ``pieces[i]``: regions met per segment, one entry per direction.
+    """
+
+    counts: np.ndarray
+    cosines: list[np.ndarray]
+    pieces: list[np.ndarray]
+
+
+def _decision_direction(model: nn.Module, x: Tensor) -> Tensor:
+    """``g(x)``: the gradient of the difference of the two largest logits (eq. 13), ``[N, d]``."""
+    jac = logit_gradients(model, x)
+    with torch.no_grad():
+        top = model(x).topk(2, dim=1).indices
+    rows = torch.arange(len(x))
+    return jac[rows, top[:, 0]] - jac[rows, top[:, 1]]
+
+
+def surrounding_regions(model: nn.Module, x: Tensor, n_directions: int, epsilon: float, seed: int,
+                        progress: bool = True, desc: str = "surrounding regions") -> SurroundingRegions:
+    """The linear regions around each test point along random null-space directions (section 3.5).
+
+    For each ``x*``: ``n_directions`` unit directions ``e`` orthogonal to every logit gradient at ``x*``
+    (:func:`null_space_directions`), each segment ``x* + beta e``, ``beta in [0, epsilon]``, walked
+    exactly (:func:`nngeom.regions.walk_lines`, so no thin region is skipped), the regions met told
+    apart by their activation patterns, and for each unique region other than ``x*``'s the cosine
+    similarity of its decision direction (taken at the middle of one piece of a segment inside it) with
+    ``x*``'s. The segments are not clipped to the pixel box (the paper does not say it does). Everything
+    runs in float64 on a copy of the model.
+    """
+    import copy
+
+    from tqdm.auto import tqdm
+
+    if not (isinstance(n_directions, int) and n_directions >= 1):
+        raise ValueError(f"parameter 'n_directions' must be an integer >= 1, got {n_directions!r}")
+    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+        raise ValueError(f"parameter 'epsilon' must be a number > 0, got {epsilon!r}")
+    net = copy.deepcopy(model).eval().double()
+    dev = next(net.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    counts, cosines, pieces = [], [], []
+    for i in tqdm(range(len(x)), desc=desc, disable=not progress):
+        x0 = x[i:i + 1].to(dev, torch.float64)
+        shape = x0.shape[1:]
+        grads = logit_gradients(net, x0)[0]
+        e = null_space_directions(grads.cpu(), n_directions, gen).to(dev).reshape(n_directions, *shape)
+        starts = walk_lines(net, x0.expand(n_directions, *shape), e, float(epsilon))
+        mids = []
+        for k, b in enumerate(starts):
+            ends = torch.cat([b[1:], torch.tensor([float(epsilon)], dtype=torch.float64)])
+            mid = (b + ends) / 2
+            mids.append(x0 + mid.to(dev).view(-1, *[1] * len(shape)) * e[k:k + 1])
+        pts = torch.cat(mids)
+        pat = activation_pattern(net, pts).to(torch.uint8)
+        own = activation_pattern(net, x0).to(torch.uint8)
+        uniq, first = _unique_rows(torch.cat([own, pat]))
+        g = _decision_direction(net, torch.cat([x0, pts[first[1:] - 1]]))
+        g0, rest = g[0], g[1:]
+        cos = (rest @ g0) / (rest.norm(dim=1) * g0.norm()).clamp_min(1e-300)
+        counts.append(len(uniq))
+        cosines.append(cos.cpu().numpy())
+        pieces.append(np.array([len(b) for b in starts]))
+    return SurroundingRegions(counts=np.array(counts), cosines=cosines, pieces=pieces)
+
+
+def _unique_rows(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Unique rows and the index of the first occurrence of each, in order of first occurrence."""
+    uniq, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    first = torch.full((len(uniq),), len(rows), dtype=torch.long)
+    first = first.scatter_reduce(0, inverse, torch.arange(len(rows)), reduce="amin")
+    order = torch.argsort(first)
+    return uniq[order], first[order]

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
-           "last_point_of_class",
+           "last_point_of_class", "hyperplane_angles", "layer_coherence",
            "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
@@ -333,6 +333,49 @@ def class_region_margin(region: Region, i: int, target: int, lo: float, hi: floa
     others = [j for j in range(m) if j != target]
     s, z, _ = max_margin(lw[target] - lw[others], lb[target] - lb[others], w, b, lo, hi, hint=hint)
     return float(s), z
+
+
+def _unit_rows(W: Tensor) -> Tensor:
+    """Rows scaled to unit length; a zero row (a unit constant on the region) becomes NaN."""
+    W = W.double()
+    n = W.norm(dim=-1, keepdim=True)
+    return W / torch.where(n > 0, n, torch.full_like(n, float("nan")))
+
+
+def hyperplane_angles(W: Tensor) -> Tensor:
+    """Angles in degrees between the directions of every pair of a region's hyperplanes (section 3.3).
+
+    ``W`` is ``[H, d]`` (or a batch ``[N, H, d]``) as in :class:`Region`, each row oriented into the
+    region, so 0 degrees means two facets face the same way and 90 that they are orthogonal. Returns
+    ``[H, H]`` (or ``[N, H, H]``) float64; rows of a unit whose pre-activation is constant on the region
+    (a zero direction) give NaN.
+    """
+    if W.ndim not in (2, 3):
+        raise ValueError(f"W must be [H, d] or [N, H, d], got shape {tuple(W.shape)}")
+    u = _unit_rows(W)
+    return torch.rad2deg(torch.arccos((u @ u.transpose(-1, -2)).clamp(-1, 1)))
+
+
+def layer_coherence(W: Tensor, layer_sizes: list[int]) -> Tensor:
+    """Mean ``|cos|`` of the angle between two hyperplane directions, for each pair of layers.
+
+    For regions ``W`` ``[N, H, d]`` with ``H = sum(layer_sizes)`` returns ``[N, L, L]``: entry ``(a, b)``
+    averages ``|cos angle(w_i, w_j)|`` over units ``i`` of layer ``a`` and ``j`` of layer ``b`` (``i != j``),
+    skipping zero directions. 0 means the directions are mutually orthogonal, 1 that they are parallel:
+    the summary of the paper's Figure 4 this project tests claims on.
+    """
+    if W.ndim != 3 or sum(layer_sizes) != W.shape[1]:
+        raise ValueError(f"W must be [N, H, d] with H = sum(layer_sizes) = {sum(layer_sizes)}, got {tuple(W.shape)}")
+    out = torch.empty(W.shape[0], len(layer_sizes), len(layer_sizes), dtype=torch.float64)
+    edges = np.cumsum([0] + list(layer_sizes))
+    for n in range(W.shape[0]):  # one region at a time: [H, H] is 75 MB for 3,072 units
+        u = _unit_rows(W[n])
+        c = (u @ u.T).abs()
+        c.fill_diagonal_(float("nan"))
+        for a in range(len(layer_sizes)):
+            for b_ in range(len(layer_sizes)):
+                out[n, a, b_] = c[edges[a]:edges[a + 1], edges[b_]:edges[b_ + 1]].nanmean()
+    return out
 
 
 @torch.no_grad()
