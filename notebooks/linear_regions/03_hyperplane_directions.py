@@ -74,6 +74,8 @@ nets = table1_networks(profile, dev)
 display(Markdown(networks_markdown(nets)))
 x = random_test_points(n_points, seed, BOX)
 metrics.value("n_points", n_points)
+metrics.value("small_points", small_points)
+metrics.value("big_points", big_points)
 
 # %% [markdown]
 # ## The angle matrix of one manifold region (LRG-F4)
