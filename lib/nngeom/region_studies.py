@@ -9,7 +9,9 @@ Three categories of regions (section 3.2):
 
 For the last two, :func:`nngeom.regions.last_point_of_class` finds the largest ``alpha`` at which the
 point of the segment is still in the test point's class, exactly. :func:`inradii` then solves the
-Chebyshev-ball LP of every region over worker processes.
+Chebyshev-ball LP of every region over worker processes, and :func:`class_region_study` the programs of
+section 3.4 (``x^t``, classification regions inside a manifold region); :func:`surrounding_regions`
+is section 3.5.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from nngeom.polytope import chebyshev_ball, solve_many
 from nngeom.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
 
 __all__ = ["VARIANTS", "RATES", "table1_networks", "networks_markdown", "random_test_points", "CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii", "logit_gradients",
-           "null_space_directions", "SurroundingRegions", "surrounding_regions"]
+           "null_space_directions", "SurroundingRegions", "surrounding_regions", "class_region_study"]
 
 CATEGORIES = ("manifold", "decision", "adversarial")
 VARIANTS = {"vanilla": "vanilla", "bn": "BN", "dropout": "dropout"}  # zoo name part -> label
@@ -150,6 +152,34 @@ def inradii(model: nn.Module, points: Tensor, value_range: tuple[float, float], 
         out = solve_many(chebyshev_ball, _ball_jobs(model, points, lo, hi, batch=4), workers=workers,
                          total=len(points), progress=progress, desc=desc)
     return np.array([r for _, r, _ in out]), [info for _, _, info in out]
+
+
+def _class_region_jobs(model: nn.Module, points: Tensor, lo: float, hi: float, central: np.ndarray,
+                       batch: int) -> Iterator[tuple[tuple, dict]]:
+    for start in range(0, len(points), batch):
+        chunk = points[start:start + batch]
+        reg = region_constraints(model, chunk)
+        for i in range(len(chunk)):
+            yield ((reg.W[i].numpy(), reg.b[i].numpy(), reg.logit_W[i].numpy(), reg.logit_b[i].numpy(), lo, hi,
+                    chunk[i].double().reshape(-1).numpy()), {"central": bool(central[start + i])})
+
+
+def class_region_study(model: nn.Module, points: Tensor, value_range: tuple[float, float], central: int = 0,
+                       workers: int = 1, progress: bool = True, desc: str = "class regions") -> list:
+    """Section 3.4 for the manifold region of every point: :func:`nngeom.class_regions.class_regions`
+    (``x^t`` of every class, the paper's and the exact count of classes, the distortion), one region per
+    job over ``workers`` processes. The first ``central`` points also get the maximisers nearest to the
+    middle of the box. Returns one :class:`~nngeom.class_regions.ClassRegions` per point.
+    """
+    from nngeom.class_regions import class_regions
+
+    lo, hi = value_range
+    if len(points) == 0:
+        return []
+    flags = np.arange(len(points)) < central
+    with torch_threads(1 if workers > 1 else torch.get_num_threads()):
+        return solve_many(class_regions, _class_region_jobs(model, points, lo, hi, flags, batch=4), workers=workers,
+                          total=len(points), progress=progress, desc=desc)
 
 
 def logit_gradients(model: nn.Module, x: Tensor) -> Tensor:
