@@ -21,7 +21,6 @@ from scipy.linalg import solve_triangular
 
 __all__ = ["minimize_convex"]
 
-TRACE = False
 # F(x) -> (value, gradient [n], Hessian [n, n] or None for a linear F)
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray, Optional[np.ndarray]]]
 
@@ -121,7 +120,5 @@ def minimize_convex(F: Objective, C: np.ndarray, c: np.ndarray, lo: np.ndarray, 
         x = x + a_p * dx
         s, sl, su = s + a_p * ds, sl + a_p * dsl, su + a_p * dsu
         z, zl, zu = z + a_d * dz, zl + a_d * dzl, zu + a_d * dzu
-        if TRACE:
-            print(it, f"gap {gap:.3e} res {res:.3e} a_p {a_p:.3f} a_d {a_d:.3f} sigma {sigma:.3e} F {value:.6f}")
     merit, x, value, gap, res, at = best
     return x, {"value": value, "gap": gap, "residual": res, "iterations": it, "converged": bool(merit <= 1)}
