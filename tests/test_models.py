@@ -94,3 +94,27 @@ def test_unit_box_input_keeps_the_wrapped_mode():
     z = torch.rand(5, 3)
     assert torch.equal(wrapped(z), net(2 * z - 1))
     assert torch.equal(wrapped.to_unit(wrapped.from_unit(z)), z)
+
+
+def test_strided_cnn_has_the_papers_hyperplane_count():
+    import pytest
+    import torch
+    from torch import nn
+
+    from nngeom.models import strided_cnn
+    from nngeom.regions import region_constraints
+
+    # Appendix E: 15 x 15 x 32 + 7 x 7 x 64 + 3 x 3 x 128 + 1,024 = 12,512 hyperplanes on CIFAR-10
+    net = strided_cnn(in_channels=3, image_size=32).eval()
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    reg = region_constraints(net, torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert reg.layer_sizes == [7200, 3136, 1152, 1024]
+    # on Fashion-MNIST: 13 x 13 x 32 + 6 x 6 x 64 + 2 x 2 x 128 + 1,024
+    small = strided_cnn(in_channels=1, image_size=28, batch_norm=True, dropout=0.2)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in small) == 3 and sum(isinstance(m, nn.BatchNorm1d) for m in small) == 1
+    assert sum(isinstance(m, nn.Dropout) for m in small) == 4
+    assert region_constraints(small.eval(), torch.zeros(1, 1, 28, 28)).layer_sizes == [5408, 2304, 512, 1024]
+    with pytest.raises(ValueError, match="'image_size'"):
+        strided_cnn(image_size=6)
+    with pytest.raises(ValueError, match="'dropout'"):
+        strided_cnn(dropout=1.0)

@@ -60,3 +60,19 @@ def test_surrounding_regions_walks_null_space_directions():
         assert out.counts[i] == len(patterns)
         assert len(out.cosines[i]) == out.counts[i] - 1 and np.all(np.abs(out.cosines[i]) <= 1 + 1e-12)
         net.float()
+
+
+def test_decision_targets_from_a_pool_are_images_of_another_class():
+    from nngeom.region_studies import region_sample
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).eval()
+    pool_x = torch.rand(60, 4) * 2 - 1
+    pool_y = torch.arange(60) % 3  # labels of the pool (as a training set's), not the net's predictions
+    x = pool_x[:5]
+    s = region_sample(net, x, means=None, value_range=(-1.0, 1.0), pgd={"steps": 3}, seed=0,
+                      target_pool=(pool_x, pool_y))
+    # a target the net assigns to the test point's class is dropped and counted; every kept segment
+    # holds a boundary strictly inside it
+    assert len(s.points["decision"]) + s.counts["decision_target_same_class"] == 5
+    assert np.all((s.alpha["decision"] > 0) & (s.alpha["decision"] < 1))

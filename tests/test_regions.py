@@ -278,3 +278,22 @@ def test_hyperplane_angles_and_layer_coherence_by_hand():
     assert c[1, 0, 1] == pytest.approx(float(cos[:a, a:b].nanmean()), abs=1e-9)
     with pytest.raises(ValueError, match="layer_sizes"):
         layer_coherence(reg.W, [1, 2])
+
+
+def test_block_angles_average_the_full_matrix():
+    from nngeom.regions import block_angles, hyperplane_angles
+
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(37, 5, generator=g, dtype=torch.float64)
+    W[4] = 0.0  # a unit constant on the region: skipped
+    full = hyperplane_angles(W)
+    full.fill_diagonal_(float("nan"))
+    edges = np.unique(np.linspace(0, 37, 6).astype(int))
+    got = block_angles(W, blocks=5)
+    for a in range(5):
+        for b in range(5):
+            want = full[edges[a]:edges[a + 1], edges[b]:edges[b + 1]].nanmean()
+            assert float(got[a, b]) == pytest.approx(float(want), abs=1e-10)
+    assert torch.equal(block_angles(W, blocks=37).isnan(), torch.eye(37, dtype=torch.bool) | (torch.arange(37) == 4)[None] | (torch.arange(37) == 4)[:, None])
+    with pytest.raises(ValueError, match="'blocks'"):
+        block_angles(W, blocks=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "split_after_hidden", "output_width", "bell_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
+__all__ = ["mlp", "split_after_hidden", "output_width", "bell_cnn", "strided_cnn", "build", "ARCHITECTURES", "ImageNetClassifier", "imagenet_model", "WeightsUnavailable", "IMAGENET_ARCHS"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -157,7 +157,54 @@ def bell_cnn(channels: int, in_channels: int = 1, image_size: int = 28, hidden: 
     return nn.Sequential(*layers)
 
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "bell_cnn": bell_cnn}
+def strided_cnn(in_channels: int = 3, image_size: int = 32, channels: Sequence[int] = (32, 64, 128), hidden: int = 1024,
+                n_classes: int = 10, dropout: float = 0.0, batch_norm: bool = False, init: str = "xavier_uniform") -> nn.Sequential:
+    """Zhang & Wu's CNN (Appendix E, Table 3): 3x3 convolutions with stride 2 and no padding (strides instead
+    of pooling, so the net stays a piecewise linear map that :func:`nngeom.regions.region_constraints`
+    handles), ``channels`` filters each, ReLU; a ``hidden``-unit ReLU layer; logits.
+
+    On CIFAR-10 (32 x 32) the feature maps are 15, 7 and 3 pixels wide: 7,200 + 3,136 + 1,152 + 1,024 =
+    12,512 hidden units, the hyperplanes of the paper's Figure 10. ``batch_norm`` puts batch norm before
+    every ReLU, ``dropout`` follows every ReLU (as in the paper); ``init`` as for :func:`mlp`.
+    """
+    if not (isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1):
+        raise ValueError(f"parameter 'dropout' must be a probability in [0, 1), got {dropout!r}")
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"parameter 'batch_norm' must be True or False, got {batch_norm!r}")
+    if init not in _INITS:
+        raise ValueError(f"parameter 'init' must be one of {_INITS}, got {init!r}")
+    side = image_size
+    for _ in channels:
+        side = (side - 3) // 2 + 1
+    if side < 1:
+        raise ValueError(f"parameter 'image_size' is too small for {len(channels)} stride-2 3x3 convolutions: {image_size}")
+    layers: list[nn.Module] = []
+    width = in_channels
+    for ch in channels:
+        layers.append(nn.Conv2d(width, ch, kernel_size=3, stride=2))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(ch))
+        layers.append(nn.ReLU())
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = ch
+    layers += [nn.Flatten(), nn.Linear(width * side * side, hidden)]
+    if batch_norm:
+        layers.append(nn.BatchNorm1d(hidden))
+    layers.append(nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(hidden, n_classes))
+    model = nn.Sequential(*layers)
+    if init == "xavier_uniform":
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+    return model
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "bell_cnn": bell_cnn, "strided_cnn": strided_cnn}
 
 
 def build(arch: str, **kwargs) -> nn.Module:

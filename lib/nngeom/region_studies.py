@@ -88,11 +88,14 @@ def _predict(model: nn.Module, x: Tensor) -> Tensor:
 
 
 def region_sample(model: nn.Module, x: Tensor, means: Tensor, value_range: tuple[float, float],
-                  pgd: Optional[dict] = None, seed: int = 0) -> RegionSample:
+                  pgd: Optional[dict] = None, seed: int = 0,
+                  target_pool: Optional[tuple[Tensor, Tensor]] = None) -> RegionSample:
     """Points inside the manifold, decision and adversarial regions of the test points ``x``.
 
     The decision target of each test point is the mean of a class drawn uniformly from the classes other
-    than its predicted one (the paper says "another class"). Segments whose target is not classified as
+    than its predicted one (the paper says "another class"), or, with ``target_pool = (images, labels)``,
+    a random image of that class from the pool (the paper's choice for CIFAR-10, whose class means are
+    not classified as their class; ``means`` is then unused). Segments whose target is not classified as
     a different class hold no boundary and are dropped, as are test points PGD fails on. ``pgd``: keyword
     arguments of :class:`nngeom.attacks.PGD` in units of the [0, 1] box (default eps 0.1, alpha 0.01,
     40 steps).
@@ -103,7 +106,17 @@ def region_sample(model: nn.Module, x: Tensor, means: Tensor, value_range: tuple
     pred = _predict(model, x)
     g = torch.Generator().manual_seed(seed)
     other = random_other_targets(pred, output_width(model), generator=g)
-    targets = means.to(dev)[other]
+    if target_pool is None:
+        targets = means.to(dev)[other]
+    else:
+        images, labels = target_pool
+        picks = []
+        for c in other.tolist():
+            members = torch.nonzero(labels == c).squeeze(1)
+            if len(members) == 0:
+                raise ValueError(f"parameter 'target_pool' has no image of class {c}")
+            picks.append(int(members[torch.randint(len(members), (1,), generator=g)]))
+        targets = images[picks].to(dev)
     sample = RegionSample(points={"manifold": x.cpu()}, source={"manifold": np.arange(len(x))})
     # decision: towards another class's mean
     ok = (_predict(model, targets) != pred).numpy()

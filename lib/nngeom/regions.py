@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
-           "last_point_of_class", "hyperplane_angles", "layer_coherence",
+           "last_point_of_class", "hyperplane_angles", "layer_coherence", "block_angles",
            "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
@@ -356,6 +356,33 @@ def hyperplane_angles(W: Tensor) -> Tensor:
     return torch.rad2deg(torch.arccos((u @ u.transpose(-1, -2)).clamp(-1, 1)))
 
 
+def _block_means(W: Tensor, edges: np.ndarray, value, chunk: int = 1024) -> Tensor:
+    """``[B, B]`` means of ``value(cos angle(w_i, w_j))`` over the index blocks ``edges`` of one region's rows
+    ``W`` ``[H, d]`` (``i != j``, zero rows skipped), a chunk of rows at a time: the ``[H, H]`` matrix of
+    a CNN region (12,512 rows on CIFAR-10) is never held whole."""
+    u = _unit_rows(W)
+    ok = ~torch.isnan(u[:, 0])
+    u = torch.nan_to_num(u)
+    n_blocks = len(edges) - 1
+    sums = torch.zeros(n_blocks, n_blocks, dtype=torch.float64)
+    counts = torch.zeros(n_blocks, n_blocks, dtype=torch.float64)
+    col_block = torch.from_numpy(np.searchsorted(edges, np.arange(len(u)), side="right") - 1)
+    okf = ok.double()
+    for start in range(0, len(u), chunk):
+        rows = slice(start, min(start + chunk, len(u)))
+        v = value((u[rows] @ u.T).clamp(-1, 1))
+        mask = okf[rows, None] * okf[None, :]
+        idx = torch.arange(rows.start, rows.stop)
+        mask[idx - rows.start, idx] = 0.0  # i == j
+        v = torch.where(mask > 0, v, torch.zeros_like(v))
+        # sum over columns within each column block, then over the rows of each row block
+        col_sums = torch.zeros(len(idx), n_blocks, dtype=torch.float64).index_add_(1, col_block, v)
+        col_counts = torch.zeros(len(idx), n_blocks, dtype=torch.float64).index_add_(1, col_block, mask)
+        sums.index_add_(0, col_block[idx], col_sums)
+        counts.index_add_(0, col_block[idx], col_counts)
+    return sums / counts
+
+
 def layer_coherence(W: Tensor, layer_sizes: list[int]) -> Tensor:
     """Mean ``|cos|`` of the angle between two hyperplane directions, for each pair of layers.
 
@@ -366,16 +393,20 @@ def layer_coherence(W: Tensor, layer_sizes: list[int]) -> Tensor:
     """
     if W.ndim != 3 or sum(layer_sizes) != W.shape[1]:
         raise ValueError(f"W must be [N, H, d] with H = sum(layer_sizes) = {sum(layer_sizes)}, got {tuple(W.shape)}")
-    out = torch.empty(W.shape[0], len(layer_sizes), len(layer_sizes), dtype=torch.float64)
     edges = np.cumsum([0] + list(layer_sizes))
-    for n in range(W.shape[0]):  # one region at a time: [H, H] is 75 MB for 3,072 units
-        u = _unit_rows(W[n])
-        c = (u @ u.T).abs()
-        c.fill_diagonal_(float("nan"))
-        for a in range(len(layer_sizes)):
-            for b_ in range(len(layer_sizes)):
-                out[n, a, b_] = c[edges[a]:edges[a + 1], edges[b_]:edges[b_ + 1]].nanmean()
-    return out
+    return torch.stack([_block_means(W[n], edges, torch.abs) for n in range(W.shape[0])])
+
+
+def block_angles(W: Tensor, blocks: int = 512) -> Tensor:
+    """The angle matrix of :func:`hyperplane_angles` for one region ``W`` ``[H, d]``, averaged over a
+    ``blocks x blocks`` grid of consecutive index ranges (degrees): Figures 4 and 10 at a size a screen
+    shows, for regions whose ``[H, H]`` matrix is too large to hold (12,512 rows for the CIFAR-10 CNN)."""
+    if W.ndim != 2:
+        raise ValueError(f"W must be [H, d], got shape {tuple(W.shape)}")
+    if not (isinstance(blocks, int) and 1 <= blocks):
+        raise ValueError(f"parameter 'blocks' must be a positive integer, got {blocks!r}")
+    edges = np.unique(np.linspace(0, W.shape[0], min(blocks, W.shape[0]) + 1).astype(int))
+    return _block_means(W, edges, lambda c: torch.rad2deg(torch.arccos(c)))
 
 
 @torch.no_grad()
