@@ -280,20 +280,23 @@ def test_hyperplane_angles_and_layer_coherence_by_hand():
         layer_coherence(reg.W, [1, 2])
 
 
-def test_block_angles_average_the_full_matrix():
-    from nngeom.regions import block_angles, hyperplane_angles
+def test_block_coherence_averages_the_full_matrix():
+    from nngeom.regions import block_coherence, hyperplane_angles
 
     g = torch.Generator().manual_seed(0)
     W = torch.randn(37, 5, generator=g, dtype=torch.float64)
     W[4] = 0.0  # a unit constant on the region: skipped
-    full = hyperplane_angles(W)
+    full = torch.cos(torch.deg2rad(hyperplane_angles(W))).abs()
     full.fill_diagonal_(float("nan"))
     edges = np.unique(np.linspace(0, 37, 6).astype(int))
-    got = block_angles(W, blocks=5)
+    got = block_coherence(W, blocks=5)
     for a in range(5):
         for b in range(5):
             want = full[edges[a]:edges[a + 1], edges[b]:edges[b + 1]].nanmean()
             assert float(got[a, b]) == pytest.approx(float(want), abs=1e-10)
-    assert torch.equal(block_angles(W, blocks=37).isnan(), torch.eye(37, dtype=torch.bool) | (torch.arange(37) == 4)[None] | (torch.arange(37) == 4)[:, None])
+    one = block_coherence(W, blocks=37)  # one unit per block: the matrix itself, NaN on the diagonal and row 4
+    nan = torch.eye(37, dtype=torch.bool) | (torch.arange(37) == 4)[None] | (torch.arange(37) == 4)[:, None]
+    assert torch.equal(one.isnan(), nan)
+    assert torch.allclose(one[~nan], full[~nan])
     with pytest.raises(ValueError, match="'blocks'"):
-        block_angles(W, blocks=0)
+        block_coherence(W, blocks=0)

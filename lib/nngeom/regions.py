@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
-           "last_point_of_class", "hyperplane_angles", "layer_coherence", "block_angles",
+           "last_point_of_class", "hyperplane_angles", "layer_coherence", "block_coherence",
            "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
@@ -397,16 +397,17 @@ def layer_coherence(W: Tensor, layer_sizes: list[int]) -> Tensor:
     return torch.stack([_block_means(W[n], edges, torch.abs) for n in range(W.shape[0])])
 
 
-def block_angles(W: Tensor, blocks: int = 512) -> Tensor:
-    """The angle matrix of :func:`hyperplane_angles` for one region ``W`` ``[H, d]``, averaged over a
-    ``blocks x blocks`` grid of consecutive index ranges (degrees): Figures 4 and 10 at a size a screen
-    shows, for regions whose ``[H, H]`` matrix is too large to hold (12,512 rows for the CIFAR-10 CNN)."""
+def block_coherence(W: Tensor, blocks: int = 512) -> Tensor:
+    """Mean ``|cos|`` between hyperplane directions of one region ``W`` ``[H, d]`` over a ``blocks x blocks``
+    grid of consecutive unit ranges: Figures 4 and 10 at a size a screen shows, for regions whose
+    ``[H, H]`` matrix is too large to hold (12,512 units for the CIFAR-10 CNN). Averaged angles would all
+    be near 90 degrees; the mean ``|cos|`` keeps the few aligned pairs visible (0: orthogonal)."""
     if W.ndim != 2:
         raise ValueError(f"W must be [H, d], got shape {tuple(W.shape)}")
-    if not (isinstance(blocks, int) and 1 <= blocks):
+    if not (isinstance(blocks, int) and not isinstance(blocks, bool) and blocks >= 1):
         raise ValueError(f"parameter 'blocks' must be a positive integer, got {blocks!r}")
     edges = np.unique(np.linspace(0, W.shape[0], min(blocks, W.shape[0]) + 1).astype(int))
-    return _block_means(W, edges, lambda c: torch.rad2deg(torch.arccos(c)))
+    return _block_means(W, edges, torch.abs)
 
 
 @torch.no_grad()
