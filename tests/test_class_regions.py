@@ -12,7 +12,7 @@ from torch import nn
 from nngeom.class_regions import (RegionProgram, class_margin, class_regions, most_likely_point,
                                   nearest_most_likely_point)
 from nngeom.interior_point import minimize_convex
-from nngeom.regions import region_constraints
+from nngeom.regions import activation_pattern, region_constraints
 
 cp = pytest.importorskip("cvxpy")
 
@@ -188,3 +188,29 @@ def test_interior_point_solves_a_qp_like_scipy():
     cp.Problem(cp.Minimize(cp.sum_squares(v - target)), [A @ v + b >= 0, v >= -1, v <= 1]).solve(solver=cp.CLARABEL)
     assert info["converged"]
     assert np.abs(x - v.value).max() < 1e-6
+
+
+def test_class_margin_agrees_with_brute_force_sampling():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 4)).double()
+    grid = torch.rand(400_000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
+    pats = activation_pattern(model, grid)
+    with torch.no_grad():
+        cls = model(grid).argmax(1)
+    starts = grid[:6]
+    reg = region_constraints(model, starts)
+    checked, outcomes = 0, set()
+    for i in range(len(starts)):
+        inside = (pats == reg.pattern[i]).all(1)
+        assert inside.sum() > 100  # the region is big enough for sampling to see it
+        for t in range(4):
+            prog = RegionProgram(reg.W[i].numpy(), reg.b[i].numpy(), reg.logit_W[i].numpy(), reg.logit_b[i].numpy(),
+                                 -1.0, 1.0, starts[i].numpy())
+            s, z, _ = class_margin(prog, t)
+            seen = bool((cls[inside] == t).any())
+            if abs(s) > 1e-3:  # a margin this clear cannot hide from 400,000 samples in 2-D
+                assert (s > 0) == seen, (i, t, s, seen)
+                checked += 1
+                outcomes.add(seen)
+            assert torch.all(reg.slack(torch.tensor(z).view(1, -1).expand(len(reg), -1))[i] >= -1e-8)
+    assert checked >= 16 and outcomes == {True, False}  # both answers occur among the cases checked

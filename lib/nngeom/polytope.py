@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-__all__ = ["chebyshev_ball", "max_margin", "redundant_rows", "solve_many"]
+__all__ = ["chebyshev_ball", "redundant_rows", "solve_many"]
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # a row of the working set is violated when its (unit-normalised) slack is below -_FEAS
@@ -181,59 +181,6 @@ def chebyshev_ball(A: np.ndarray, b: np.ndarray, lo: float, hi: float, hint: Opt
     r = float(min((An @ c + bn).min(), (c - lo).min(), (hi - c).min()))
     return c, max(r, 0.0), {"solves": lp.solves, "rows": int(lp.inset.sum()), "newton": k + 1}
 
-
-def max_margin(G: np.ndarray, g: np.ndarray, A: np.ndarray, b: np.ndarray, lo: float, hi: float,
-               hint: Optional[np.ndarray] = None, first: int = 300, batch: int = 200,
-               sign_only: bool = False) -> tuple[float, np.ndarray, dict]:
-    """``max s`` s.t. ``G z + g >= s`` (every row), ``A z + b >= 0``, ``lo <= z <= hi``: an exact LP.
-
-    ``G`` holds a few rows kept throughout (e.g. logit differences); the polytope's rows ``A`` are
-    generated lazily as in :func:`chebyshev_ball`. Returns ``(s, z, info)``.
-
-    ``sign_only``: stop as soon as the sign of the optimum is certain, which is all that "does class t
-    own part of this region" needs. Each relaxed LP bounds the optimum from above, so a negative bound
-    settles "no"; and ``hint`` (which must then lie in the polytope) gives lower bounds: the point where
-    the segment from ``hint`` to the relaxed optimum leaves the polytope is feasible, and a positive
-    margin there settles "yes". ``s`` is then that bound (``info["exact"]`` says which case), with the
-    right sign; ``z`` the feasible point for "yes" and the relaxed optimum for "no".
-    """
-    G = np.asarray(G, dtype=np.float64)
-    g = np.asarray(g, dtype=np.float64)
-    if G.ndim != 2 or g.shape != (G.shape[0],) or len(g) == 0:
-        raise ValueError(f"parameter 'G' must be a non-empty matrix [k, d] with offsets [k], got {G.shape} and {g.shape}")
-    An, bn = _normalised(A, b, "A")
-    d = G.shape[1]
-    if An.shape[1] != d:
-        raise ValueError(f"G has {d} columns but A has {An.shape[1]}")
-    _check_box(lo, hi, d)
-    inside = hint is not None
-    hint = np.full(d, (lo + hi) / 2) if hint is None else np.asarray(hint, dtype=np.float64).ravel()
-    if sign_only:
-        if not inside:
-            raise ValueError("sign_only needs a 'hint' inside the polytope")
-        h_slack = An @ hint + bn
-        if h_slack.min(initial=np.inf) < -1e-9 or hint.min() < lo - 1e-12 or hint.max() > hi + 1e-12:
-            raise ValueError("sign_only needs a 'hint' inside the polytope and the box")
-    lp = _RowGeneration(d, np.full(d, lo), np.full(d, hi), An, bn, 0.0, hint, first, batch)
-    lp.add_rows(G, g, 1.0)
-    if not sign_only:
-        z, s = lp.solve()
-        return s, z, {"solves": lp.solves, "rows": int(lp.inset.sum()), "exact": True}
-    for z, s, slack, bad in lp.rounds():
-        info = {"solves": lp.solves, "rows": int(lp.inset.sum())}
-        if s < -_FEAS:
-            return s, z, {**info, "exact": False}  # an upper bound below 0: no point of the class
-        if len(bad) == 0:
-            return s, z, {**info, "exact": True}
-        # the segment hint -> z stays feasible up to the first row it crosses (the box holds throughout)
-        rate = slack - h_slack
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = float(np.where(rate < 0, h_slack / -rate, np.inf).min(initial=1.0))
-        p = hint + min(lam, 1.0) * (z - hint)
-        margin = float((G @ p + g).min())
-        if margin > _FEAS:
-            return margin, p, {**info, "exact": False}  # a feasible point where the class wins
-    raise AssertionError("unreachable: the last round has no violated row")
 
 def _ray_exits(An: np.ndarray, slack: np.ndarray, directions: np.ndarray, rows: np.ndarray,
                box_slack: np.ndarray) -> np.ndarray:

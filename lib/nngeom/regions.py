@@ -10,8 +10,9 @@ paper's eq. (2)-(3). Batch norm in eval mode is folded into the affine maps, dro
 eval mode, and a convolution is applied to the columns of the running Jacobian, which is the same as
 treating the CNN as a sparse fully connected network.
 
-:func:`inradius` gives the largest ball inside a region and the input box (eq. 5) and
-:func:`class_region_margin` the LP of section 3.4, both exact LPs solved by :mod:`nngeom.polytope`.
+:func:`inradius` gives the largest ball inside a region and the input box (eq. 5), an exact LP solved by
+:mod:`nngeom.polytope`; the programs of section 3.4 (``x^t``, the class-region LP) are in
+:mod:`nngeom.class_regions`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines", "class_region_margin",
+__all__ = ["Region", "region_constraints", "activation_pattern", "inradius", "walk_lines",
            "last_point_of_class", "hyperplane_angles", "layer_coherence", "block_coherence",
            "SUPPORTED_LAYERS"]
 
@@ -310,29 +311,6 @@ def walk_lines(model: nn.Module, x: Tensor, directions: Tensor, length: float,
         model.to(original)
         model.train(was_training)
     return [torch.tensor(b, dtype=torch.float64) for b in starts]
-
-
-def class_region_margin(region: Region, i: int, target: int, lo: float, hi: float,
-                        hint: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
-    """Whether class ``target`` owns part of the linear region of input ``i`` (section 3.4), as an LP.
-
-    On the region the logits are affine (eq. 7), so the largest margin ``s`` of ``target`` over every
-    other class inside ``{W z + b >= 0, lo <= z <= hi}`` is a linear program: ``max s`` s.t.
-    ``z_target(z) - z_j(z) >= s`` for all ``j``. The class region of ``target`` meets the linear region
-    iff ``s >= 0`` (``s > 0``: it has interior there). Returns ``(s, z)`` with ``z`` a maximiser.
-    Solved exactly by :func:`nngeom.polytope.max_margin`; ``hint``: the input whose region it is.
-    """
-    from .polytope import max_margin
-
-    w = region.W[i].double().numpy()
-    b = region.b[i].double().numpy()
-    lw, lb = region.logit_W[i].double().numpy(), region.logit_b[i].double().numpy()
-    m, d = lw.shape
-    if not 0 <= target < m:
-        raise ValueError(f"parameter 'target' must be a class in [0, {m}), got {target!r}")
-    others = [j for j in range(m) if j != target]
-    s, z, _ = max_margin(lw[target] - lw[others], lb[target] - lb[others], w, b, lo, hi, hint=hint)
-    return float(s), z
 
 
 def _unit_rows(W: Tensor) -> Tensor:
