@@ -37,8 +37,8 @@
 #   the maximisers can fill a face of hundreds of dimensions, and the distortion then depends on the
 #   solver. We take the maximiser **nearest to $x^*$** ({func}`nngeom.class_regions.nearest_most_likely_point`),
 #   which is well defined; for the first `central_points` test images we also give the one nearest to the
-#   middle of the box (mid-grey), where an interior-point solver started there, such as cvxpy's, tends
-#   to end.
+#   middle of the box (mid-grey), to show how much the choice matters (on the one region we compared,
+#   cvxpy's answer lay near mid-grey).
 # * **The count.** "$x^t$ is classified as $t$" (the paper's test) can miss a class that does win on part
 #   of the region, since $x^t$ maximises a soft margin. Whether class $t$ wins anywhere in the region is
 #   exactly the sign of a linear program (the largest hard margin,
@@ -141,9 +141,10 @@ for (v, lr), f in found.items():
                  "here": dist.mean(),
                  "here, nearest mid-grey": f"{np.mean(central):.2f} (n={len(central)})" if central else "–"})
 table = comparison_table(rows)
+text_columns = ["regions with 2+ classes (exact)", "here, nearest mid-grey"]
+table[text_columns] = table[text_columns].fillna("–")
 display(table.style.format("{:.3f}", subset=["paper", "here"]).format(
-    "{:.3f}", subset=["here, exact count"], na_rep="–").format("{:+.1%}", subset=["relative difference"], na_rep="–")
-    .format(na_rep="–"))
+    "{:.3f}", subset=["here, exact count"], na_rep="–").format("{:+.1%}", subset=["relative difference"], na_rep="–"))
 missed = sum(r.n_exact - r.n_paper for f in found.values() for r in f)
 metrics.value("classes_missed_by_paper_test", missed)
 dist_x0 = float(np.linalg.norm(x.double().numpy(), axis=1).mean())
@@ -152,8 +153,8 @@ metrics.value("distance_to_mid_grey", dist_x0)
 # %% [markdown]
 # Over all networks and test images, the paper's test missed {glue:text}`classes_missed_by_paper_test`
 # classes that do win on part of their region. For scale: the mean distance of these test images from
-# the mid-grey image (all pixels 0) is {glue:text}`distance_to_mid_grey:.2f`, close to the paper's
-# distortions of the vanilla and dropout networks.
+# the mid-grey image (all pixels 0) is {glue:text}`distance_to_mid_grey:.2f`; a distortion of that size
+# means that some $x^t$ has left the test image behind almost entirely.
 
 # %% [markdown]
 # ## Figure 5: the ten $x^t$ of one test image
