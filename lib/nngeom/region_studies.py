@@ -30,12 +30,13 @@ from nngeom.models import UnitBoxInput, output_width
 from nngeom.polytope import chebyshev_ball, solve_many
 from nngeom.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
 
-__all__ = ["VARIANTS", "RATES", "table1_networks", "networks_markdown", "random_test_points", "CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii", "logit_gradients",
+__all__ = ["VARIANTS", "RATES", "MNIST_BOX", "open_table1_page", "table1_networks", "networks_markdown", "random_test_points", "CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii", "logit_gradients",
            "null_space_directions", "SurroundingRegions", "surrounding_regions", "class_region_study"]
 
 CATEGORIES = ("manifold", "decision", "adversarial")
 VARIANTS = {"vanilla": "vanilla", "bn": "BN", "dropout": "dropout"}  # zoo name part -> label
 RATES = ("1e-3", "1e-4")
+MNIST_BOX = (-1.0, 1.0)  # the pixel range of the Table 1 networks
 
 
 def table1_networks(profile: str, device: torch.device) -> dict[tuple[str, str], nn.Module]:
@@ -50,6 +51,22 @@ def networks_markdown(nets: dict[tuple[str, str], nn.Module]) -> str:
     from nngeom import zoo
 
     return "\n".join(f"- **{VARIANTS[v]}, lr {lr}**: {zoo.describe(m)}" for (v, lr), m in nets.items())
+
+
+def open_table1_page(key: str, profile: str, metrics_path: str, *, seed: int, device: str, n_points: int):
+    """The opening of a page on the six Table 1 networks: :func:`nngeom.notebook.start_page`, the networks
+    loaded and listed, and the page's random test points (the same images on every page with the same
+    seed). Returns ``(device, metrics, nets, x)``; ``n_points`` is recorded in the metrics."""
+    from IPython.display import Markdown, display
+
+    from nngeom.notebook import start_page
+
+    dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data="MNIST")
+    nets = table1_networks(profile, dev)
+    display(Markdown(networks_markdown(nets)))
+    x = random_test_points(n_points, seed, MNIST_BOX)
+    metrics.value("n_points", n_points)
+    return dev, metrics, nets, x
 
 
 def random_test_points(n: int, seed: int, value_range: tuple[float, float]) -> Tensor:

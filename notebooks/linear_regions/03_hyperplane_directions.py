@@ -51,12 +51,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from nngeom import plotting, zoo
-from nngeom.notebook import start_page
+from nngeom import zoo
 from nngeom.polytope import redundant_rows
-from nngeom.region_studies import RATES, VARIANTS, networks_markdown, random_test_points, table1_networks
+from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page
 from nngeom.regions import hyperplane_angles, layer_coherence, region_constraints
 from nngeom.report import verdict_markdown
 from nngeom.stats import smaller
@@ -66,14 +65,9 @@ n_points = check_positive_int("n_points", n_points)
 small_points = check_positive_int("small_points", small_points)
 big_points = check_positive_int("big_points", big_points)
 big_sample_rows = check_nonnegative_int("big_sample_rows", big_sample_rows)
-dev, metrics = start_page("notebooks/linear_regions/03_hyperplane_directions", profile, metrics_path,
-                          seed=seed, device=device, data="MNIST")
-plotting.style()
-BOX = (-1.0, 1.0)
-nets = table1_networks(profile, dev)
-display(Markdown(networks_markdown(nets)))
-x = random_test_points(n_points, seed, BOX)
-metrics.value("n_points", n_points)
+dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/03_hyperplane_directions", profile, metrics_path, seed=seed,
+                                         device=device, n_points=n_points)
+BOX = MNIST_BOX
 metrics.value("small_points", small_points)
 metrics.value("big_points", big_points)
 

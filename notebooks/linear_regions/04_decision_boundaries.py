@@ -62,13 +62,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from matplotlib.patches import Patch
 
-from nngeom import plotting
-from nngeom.notebook import start_page
-from nngeom.region_studies import (RATES, VARIANTS, class_region_study, logit_gradients, networks_markdown,
-                                   random_test_points, table1_networks)
+from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, class_region_study, logit_gradients, open_table1_page
 from nngeom.report import comparison_table, paper_value, verdict_markdown
 from nngeom.stats import smaller
 from nngeom.validation import check_nonnegative_int, check_positive_int
@@ -81,14 +78,9 @@ if example >= n_points:
     raise ValueError(f"parameter 'example' must be an index below n_points={n_points}, got {example}")
 if central_points > n_points:
     raise ValueError(f"parameter 'central_points' must be at most n_points={n_points}, got {central_points}")
-dev, metrics = start_page("notebooks/linear_regions/04_decision_boundaries", profile, metrics_path,
-                          seed=seed, device=device, data="MNIST")
-plotting.style()
-BOX = (-1.0, 1.0)
-nets = table1_networks(profile, dev)
-display(Markdown(networks_markdown(nets)))
-x = random_test_points(n_points, seed, BOX)
-metrics.value("n_points", n_points)
+dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/04_decision_boundaries", profile, metrics_path, seed=seed,
+                                         device=device, n_points=n_points)
+BOX = MNIST_BOX
 metrics.value("central_points", central_points)
 
 # %% [markdown]

@@ -46,11 +46,9 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from nngeom import plotting
-from nngeom.notebook import start_page
-from nngeom.region_studies import RATES, VARIANTS, networks_markdown, random_test_points, surrounding_regions, table1_networks
+from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page, surrounding_regions
 from nngeom.report import verdict_markdown
 from nngeom.stats import smaller
 from nngeom.validation import check_positive, check_positive_int
@@ -58,14 +56,9 @@ from nngeom.validation import check_positive, check_positive_int
 n_points = check_positive_int("n_points", n_points)
 n_directions = check_positive_int("n_directions", n_directions)
 epsilon = check_positive("epsilon", epsilon)
-dev, metrics = start_page("notebooks/linear_regions/05_surrounding_regions", profile, metrics_path,
-                          seed=seed, device=device, data="MNIST")
-plotting.style()
-BOX = (-1.0, 1.0)
-nets = table1_networks(profile, dev)
-display(Markdown(networks_markdown(nets)))
-x = random_test_points(n_points, seed, BOX)
-metrics.value("n_points", n_points)
+dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/05_surrounding_regions", profile, metrics_path, seed=seed,
+                                         device=device, n_points=n_points)
+BOX = MNIST_BOX
 metrics.value("n_directions", n_directions)
 metrics.value("epsilon", epsilon)
 

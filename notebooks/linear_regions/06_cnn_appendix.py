@@ -50,7 +50,6 @@ pgd_steps = 40               # PGD iterations
 workers = 1                  # processes solving the LPs and programs
 
 # %%
-import copy
 import time
 
 import matplotlib.pyplot as plt
