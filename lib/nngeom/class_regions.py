@@ -19,7 +19,7 @@ solver returns. Here ``x^t`` is the maximiser nearest to ``x*`` (:func:`nearest_
 well-defined choice; the one nearest to the middle of the box is available for comparison.
 
 All programs are solved by the dense interior-point method of :mod:`nngeom.interior_point` (the paper used a
-convex solver; the tests compare ours with cvxpy). This module needs numpy only, so it runs in worker
+convex solver; the tests compare ours with cvxpy). This module needs numpy and scipy only, so it runs in worker
 processes (:func:`nngeom.polytope.solve_many`).
 """
 
