@@ -12,3 +12,7 @@ def test_smaller_and_ks_distance():
     assert smaller(b, a)["p"] > 0.99
     assert ks_distance(a, a) == 0.0 and 0.3 < ks_distance(a, b) < 0.55  # N(0,1) vs N(1,1): 0.38
     assert np.isnan(smaller([], b)["p"])
+    # two against two, every a below every b: the best p the sizes allow, 1 / C(4, 2), and no better
+    tiny = smaller([1.0, 2.0], [3.0, 4.0])
+    assert tiny["p_min"] == 1 / 6 and abs(tiny["p"] - tiny["p_min"]) < 1e-12
+    assert smaller(a, b)["p_min"] < 1e-100

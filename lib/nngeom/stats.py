@@ -68,16 +68,20 @@ def paired_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[st
 def smaller(a, b) -> dict[str, float]:
     """Is sample ``a`` typically smaller than sample ``b``? Medians and the one-sided Mann-Whitney U test.
 
-    Returns ``{"median_a", "median_b", "p"}``; ``p`` is the probability, were the two drawn from one
-    distribution, of a U statistic at least this far towards "a smaller" (NaN if either is empty).
+    Returns ``{"median_a", "median_b", "p", "p_min"}``; ``p`` is the probability, were the two drawn
+    from one distribution, of a U statistic at least this far towards "a smaller" (NaN if either is
+    empty). ``p_min`` is the smallest ``p`` these sample sizes allow (every ``a`` below every ``b``:
+    ``1 / C(n_a + n_b, n_a)``); where it is not below the test level, the test cannot say "smaller"
+    whatever the numbers, and a verdict should be left undecided rather than read as "no".
     """
     from scipy.stats import mannwhitneyu
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(a) == 0 or len(b) == 0:
-        return {"median_a": float("nan"), "median_b": float("nan"), "p": float("nan")}
+        return {"median_a": float("nan"), "median_b": float("nan"), "p": float("nan"), "p_min": float("nan")}
     p = float(mannwhitneyu(a, b, alternative="less").pvalue)
-    return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p}
+    return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p,
+            "p_min": 1.0 / math.comb(len(a) + len(b), len(a))}
 
 
 def ks_distance(a, b) -> float:

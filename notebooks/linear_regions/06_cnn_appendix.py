@@ -51,6 +51,7 @@ workers = 1                  # processes solving the LPs and programs
 
 # %%
 import time
+from typing import Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -104,14 +105,28 @@ if run and not on_cifar:
 standin_tests: list[dict] = []
 
 
-def decide(item: str, claim: str, holds: bool, evidence: str) -> None:
-    """A verdict on the paper's claim on CIFAR-10, or a stand-in test kept off the scoreboard."""
-    if on_cifar:
+undecided: list[str] = []
+
+
+def decide(item: str, claim: str, holds: Optional[bool], evidence: str) -> None:
+    """A verdict on the paper's claim on CIFAR-10, or a stand-in test kept off the scoreboard.
+    ``holds=None``: too few points for the test to decide either way (recorded as such, not as "no")."""
+    if on_cifar and holds is not None:
         metrics.claim(item, claim, holds=holds, evidence=evidence)
+    elif on_cifar:
+        undecided.append(f"- {item} `{claim}`: {evidence}")
     else:
         text = next(c["text"] for c in reference("LRG")[item]["claims"] if c["id"] == claim)
-        standin_tests.append({"item": item, "claim (the paper's, on CIFAR-10)": text,
-                              "on the stand-in": "holds" if holds else "does not hold", "evidence": evidence})
+        outcome = {True: "holds", False: "does not hold", None: "undecided"}[holds]
+        standin_tests.append({"item": item, "claim (the paper's, on CIFAR-10)": text, "on the stand-in": outcome,
+                              "evidence": evidence})
+
+
+def significantly(*tests: dict) -> Optional[bool]:
+    """One-sided Mann-Whitney results (all must hold) as a verdict: None where a test's sample sizes
+    cannot reach p < 0.05 and no other test already says no."""
+    outcome = [None if not t["p_min"] < 0.05 else bool(t["p"] < 0.05) for t in tests]
+    return False if False in outcome else (None if None in outcome else True)
 
 
 # %% [markdown]
@@ -177,7 +192,7 @@ if run:
         metrics.value(f"median_inradius_{v}_{c}", m_)
     pooled = {v: np.concatenate([radii[(v, c)] for c in CATEGORIES]) for v in VARIANTS}
     narrow = {v: smaller(pooled[v], pooled["vanilla"]) for v in ("bn", "dropout")}
-    decide("LRG-F9", "bn_and_dropout_narrow", all(t["p"] < 0.05 for t in narrow.values()),
+    decide("LRG-F9", "bn_and_dropout_narrow", significantly(*narrow.values()),
            "; ".join(f"{VARIANTS[v]} median {t['median_a']:.2e} vs vanilla {t['median_b']:.2e} (p = {t['p']:.2g})"
                      for v, t in narrow.items()) + "; all three categories pooled")
     ratio = {c: med[("dropout", c)] / med[("vanilla", c)] for c in ("manifold", "decision")}
@@ -225,10 +240,10 @@ if run:
     display(pd.DataFrame([{"model": VARIANTS[v], "mean |cos| over all pairs": f"{o.mean():.4f} ± {o.std():.4f}"}
                           for v, o in overall.items()]).set_index("model"))
     t_bn = smaller(overall["bn"], overall["vanilla"])
-    decide("LRG-F10", "bn_most_orthogonal", bool(t_bn["p"] < 0.05),
+    decide("LRG-F10", "bn_most_orthogonal", significantly(t_bn),
            f"mean |cos| BN {t_bn['median_a']:.4f} vs vanilla {t_bn['median_b']:.4f} (p = {t_bn['p']:.2g})")
     t_do = smaller(overall["vanilla"], overall["dropout"])
-    decide("LRG-F10", "dropout_less_orthogonal", bool(t_do["p"] < 0.05),
+    decide("LRG-F10", "dropout_less_orthogonal", significantly(t_do),
            f"mean |cos| dropout {t_do['median_b']:.4f} vs vanilla {t_do['median_a']:.4f} (p = {t_do['p']:.2g})")
     if on_cifar:
         metrics.item("LRG-F10", "reproduced", data="CIFAR-10", note=f"{angle_points} regions summarised per model")
@@ -264,9 +279,9 @@ if run and class_points:
     decide("LRG-T4", "bn_not_fewer_classes", bool(num["bn"].mean() >= num["vanilla"].mean()),
            f"mean number BN {num['bn'].mean():.2f} vs vanilla {num['vanilla'].mean():.2f}")
     t = smaller(dist["bn"], dist["vanilla"])
-    decide("LRG-T4", "bn_smaller_distortion", bool(t["p"] < 0.05),
+    decide("LRG-T4", "bn_smaller_distortion", significantly(t),
            f"median distortion BN {t['median_a']:.2f} vs vanilla {t['median_b']:.2f} (p = {t['p']:.2g}, "
-           f"{class_points} regions per model)")
+           f"{class_points} regions per model; the smallest p this count allows is {t['p_min']:.2g})")
     if on_cifar:
         metrics.item("LRG-T4", "reproduced", data="CIFAR-10", note=f"{class_points} test points per model")
         metrics.item("LRG-F11", "reproduced", data="CIFAR-10", note="the first test point")
@@ -329,13 +344,13 @@ if run:
     for v, s in sur.items():
         metrics.value(f"regions_{v}", float(s.counts.mean()))
     t = smaller(sur["vanilla"].counts, sur["bn"].counts)
-    decide("LRG-F12", "bn_more_regions", bool(t["p"] < 0.05),
+    decide("LRG-F12", "bn_more_regions", significantly(t),
            f"median regions BN {t['median_b']:.0f} vs vanilla {t['median_a']:.0f} (p = {t['p']:.2g})")
     med_rho = {v: float(np.median(r)) if len(r) else float("nan") for v, r in rho.items()}
     decide("LRG-F12", "high_relevance", bool(all(m_ >= 0.9 for m_ in med_rho.values())),
            "median rho: " + ", ".join(f"{VARIANTS[v]} {m_:.3f}" for v, m_ in med_rho.items()) + "; our test: at least 0.9 each")
     less = {v: smaller(rho[v], rho["vanilla"]) for v in ("bn", "dropout")}
-    decide("LRG-F12", "bn_dropout_less_relevant", all(t_["p"] < 0.05 for t_ in less.values()),
+    decide("LRG-F12", "bn_dropout_less_relevant", significantly(*less.values()),
            "; ".join(f"{VARIANTS[v]} median rho {t_['median_a']:.3f} vs vanilla {t_['median_b']:.3f} (p = {t_['p']:.2g})"
                      for v, t_ in less.items()))
     if on_cifar:
@@ -350,6 +365,8 @@ if run:
 # %%
 if on_cifar:
     display(verdict_markdown(metrics.verdicts))
+    if undecided:
+        display(Markdown("Left undecided (too few points for the test at this profile):\n" + "\n".join(undecided)))
 elif standin_tests:
     display(Markdown("On CIFAR-10 these claims are undecided here (no data). The same tests on the **Fashion-MNIST "
                      "stand-in**, which say nothing about the paper's setting:"))
