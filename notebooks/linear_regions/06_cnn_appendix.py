@@ -92,6 +92,8 @@ dev, metrics = start_page("notebooks/linear_regions/06_cnn_appendix", profile, m
 plotting.style()
 metrics.value("on_cifar", on_cifar)
 metrics.value("stand_in_run", bool(run and not on_cifar))
+for name in ("n_points", "angle_points", "class_points", "surround_points", "n_directions", "epsilon"):
+    metrics.value(name, globals()[name])  # the counts quoted in the prose
 if not on_cifar:
     display(Markdown("**CIFAR-10 is not available**, so nothing below is the paper's setting. To run it, provide "
                      "the data and rebuild (`make book`):\n\n```\n" + missing + "\n```"))
@@ -322,8 +324,6 @@ elif run:
 
 # %%
 if run:
-    metrics.value("n_directions", n_directions)
-    metrics.value("epsilon", epsilon)
     sur = {v: surrounding_regions(m, x_all[:surround_points], n_directions, epsilon, seed=seed, desc=f"{VARIANTS[v]}")
            for v, m in nets.items()}
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
