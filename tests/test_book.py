@@ -39,7 +39,11 @@ def smoke_build(tmp_path_factory):
     html_dir = tmp_path_factory.mktemp("site")
     proc = snakemake(html_dir=html_dir)
     if proc.returncode != 0:
-        pytest.fail(f"smoke build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        # the cause (a Sphinx warning under -W, a notebook's traceback) is often far above the tail
+        lines = (proc.stdout + "\n" + proc.stderr).splitlines()
+        causes = [ln for ln in lines if "WARNING" in ln or "Error" in ln or "ERROR" in ln][:60]
+        pytest.fail("smoke build failed; warnings and errors:\n" + "\n".join(causes)
+                    + f"\n--- tail ---\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return html_dir
 
 
