@@ -119,3 +119,24 @@ def test_trajectory_cache_and_errors(tmp_path):
     with pytest.raises(ValueError, match="variant"):
         path_kernel(traj, x[:2], rule="gauss", variant="both", progress=False)
     assert path_kernel(traj, x[:2], rule="gauss", nodes=4, progress=False).step_mismatch < 1e-12
+
+
+def test_parameter_interpolation_slope_matches_the_loss_curve():
+    from nngeom.kernels import parameter_interpolation
+
+    x, y = _gaussians()
+    start = _net(zero=False, seed=3)
+    end = _net(zero=False, seed=3)
+    traj = train_full_batch(end, x, y, loss="bce", lr=1e-2, steps=30, progress=False)
+    with torch.no_grad():
+        for p, v in zip(end.parameters(), traj.unflatten(traj.weights[-1]).values()):
+            p.copy_(v)
+    t = torch.linspace(0, 1, 41, dtype=torch.float64)
+    path = parameter_interpolation(start, end, x, y, t, loss="bce", progress=False)
+    assert path.loss[-1] < path.loss[0] and path.accuracy[-1] >= path.accuracy[0]
+    assert abs(path.weight_norm[0] - float(traj.weights[0].norm())) < 1e-12
+    # d loss / dt = projection * |w_1 - w_0|: compare with central differences of the loss curve
+    slope = (path.loss[2:] - path.loss[:-2]) / (t[2:] - t[:-2])
+    assert torch.allclose(slope, path.projection[1:-1] * path.distance, rtol=0.05, atol=1e-3)
+    with pytest.raises(ValueError, match="architecture"):
+        parameter_interpolation(start, _net(hidden=5), x, y, t, loss="bce", progress=False)

@@ -37,7 +37,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ from nngeom.io import atomic_path, atomic_write_json
 from nngeom.validation import check_choice, check_positive, check_positive_int
 
 __all__ = ["LOSSES", "RULES", "VARIANTS", "Trajectory", "PathKernel", "zero_last_layer", "train_full_batch",
-           "path_kernel", "kernel_matrix", "sample_loss"]
+           "path_kernel", "kernel_matrix", "sample_loss", "InterpolationPath", "parameter_interpolation"]
 
 LOSSES = ("bce", "cross_entropy", "mse")
 RULES = ("exact", "gauss", "uniform")
@@ -461,3 +461,53 @@ def kernel_matrix(traj: Trajectory, x: Tensor, *, variant: str = "symmetric", no
             Jt = _shared_jacobians(traj, w + tn * dw, x).reshape(n, -1)
             out += wn * (Jt @ (Jt if variant == "symmetric" else J0).T)
     return out
+
+
+@dataclass
+class InterpolationPath:
+    """Quantities along ``w(t) = w_0 + t (w_1 - w_0)`` (the thesis' Figure 24), each [len(t)]: accuracy,
+    mean loss, the weights' L2 norm, and the loss gradient's component along the unit direction
+    ``(w_1 - w_0) / |w_1 - w_0|`` (the slope of the loss along the path, per unit of weight distance)."""
+
+    t: Tensor
+    accuracy: Tensor
+    loss: Tensor
+    weight_norm: Tensor
+    projection: Tensor
+    distance: float
+
+
+def parameter_interpolation(start: nn.Module, end: nn.Module, x: Tensor, y: Tensor, t: Sequence[float], *,
+                            loss: str = "cross_entropy", batch: int = 2048, progress: bool = True) -> InterpolationPath:
+    """Evaluate the models on the straight line between the weights of ``start`` and ``end`` (the same
+    architecture) on data ``x``, ``y``: accuracy, mean loss, weight norm and the projection of the
+    aggregated loss gradient on the line's direction. Buffers (batch-norm statistics) are taken from
+    ``end``; both models are used in eval mode."""
+    check_choice("loss", loss, LOSSES)
+    names, shapes, w0 = _flat(start)
+    names1, _, w1 = _flat(end)
+    if names != names1 or w0.shape != w1.shape:
+        raise ValueError("parameters 'start' and 'end' must be the same architecture")
+    end.eval()
+    traj = Trajectory(end, names, shapes, torch.stack([w0, w1]), x, y, loss, 1.0, 1.0)
+    direction = w1 - w0
+    distance = float(direction.norm())
+    unit = direction / max(distance, 1e-300)
+    ts = torch.as_tensor(list(t), dtype=torch.float64)
+    out = {k: [] for k in ("accuracy", "loss", "weight_norm", "projection")}
+    for tn in tqdm(ts.tolist(), desc="parameter interpolation", disable=not progress, leave=False):
+        w = (w0 + tn * direction).detach().requires_grad_(True)
+        total, correct, n = 0.0, 0, len(x)
+        g = torch.zeros_like(w)
+        for xb, yb in zip(x.split(batch), y.split(batch)):
+            o = traj.forward(w, xb.to(w.device, w.dtype))
+            li = sample_loss(loss, o, yb.to(w.device)).sum()
+            g += torch.autograd.grad(li, w)[0]
+            total += float(li.detach())
+            pred = (o[:, 0] > 0).long() if loss == "bce" else o.argmax(1)
+            correct += int((pred == yb.to(w.device).long()).sum()) if loss != "mse" else 0
+        out["accuracy"].append(correct / n)
+        out["loss"].append(total / n)
+        out["weight_norm"].append(float(w.detach().norm()))
+        out["projection"].append(float((g / n) @ unit))
+    return InterpolationPath(ts, *(torch.tensor(out[k], dtype=torch.float64) for k in out), distance)
