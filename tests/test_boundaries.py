@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom.boundaries import (Orthant, Wedge, boundary_point, centerline, degenerate_count, flat_svd,
-                               parallel_crossing, project_to_boundary, random_differences, singular_values)
+from nngeom.boundaries import (Orthant, Wedge, boundary_point, centerline, degenerate_count, dominant_count, flat_svd,
+                               parallel_crossing, project_to_boundary, random_differences, sequential_projection,
+                               singular_values)
 
 
 @pytest.mark.parametrize("thetas", [[0.4], [0.3, -0.5, 1.2], [1.4, 1.3, 0.2, -1.1]])
@@ -128,3 +129,23 @@ def test_random_differences_never_pair_a_row_with_itself_and_errors():
         Wedge(4, [2.0])
     with pytest.raises(ValueError, match="'k'"):
         Orthant(3, 4)
+
+
+def test_sequential_projection_is_exact_for_the_orthant_only():
+    x = torch.randn(500, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    o = Orthant(6, 3)
+    normals = torch.eye(6, dtype=torch.float64)[:3]
+    assert torch.allclose(sequential_projection(normals, x), o.project(x), atol=1e-15)
+    w = Wedge(6, [1.0, 1.2])
+    seq = sequential_projection(w.normals(), x)
+    exact = w.project(x)
+    feasible = (seq @ w.normals().T).min(1).values >= -1e-9
+    farther = (seq - x).norm(dim=1) > (exact - x).norm(dim=1) + 1e-9
+    assert (~feasible | farther).any()  # the sequential method misses the nearest point for some points
+    # where its answer is in the wedge, the exact projection is never farther
+    assert ((exact - x).norm(dim=1) <= (seq - x).norm(dim=1) + 1e-12)[feasible].all()
+
+
+def test_dominant_count():
+    assert dominant_count(torch.tensor([50.0, 48.0, 3.0, 2.9, 2.8])) == 2
+    assert dominant_count(torch.tensor([50.0, 5.0, 4.9, 4.8])) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -43,6 +45,11 @@ def test_profile_parameters_are_declared_by_their_notebooks(tmp_path):
         jupytext.write(nb, path)
         declared = set(papermill.inspect_notebook(str(path)))
         assert set(notebook.COMMON_PARAMETERS) <= declared, page
+        # every assignment of the parameters cell must be one papermill can parse (a comment with "=" or
+        # certain punctuation makes it skip the line, and the parameter silently cannot be set)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = set(re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, flags=re.M))
+        assert assigned <= declared, (page, "papermill cannot parse", assigned - declared)
         for name in ("smoke", "default", "paper"):
             given = set(notebook.notebook_config(name, page)["parameters"])
             assert given <= declared, (page, name, given - declared)

@@ -54,6 +54,23 @@ def test_first_load_trains_second_load_reads_cache(tmp_model_cache, monkeypatch)
     assert m2.nngeom_meta["test_accuracy"] == meta["test_accuracy"]
 
 
+def test_initial_gives_the_weights_training_started_from(tmp_model_cache, monkeypatch):
+    seen = {}
+
+    def record(s, model, *args, **kwargs):  # stands in for training: keep the weights it was handed
+        seen.update({k: v.clone() for k, v in model.state_dict().items()})
+        raise RuntimeError("stop after recording")
+
+    monkeypatch.setattr(zoo, "_fit", record)
+    with pytest.raises(RuntimeError, match="stop after recording"):
+        zoo.load("mnist-c-2", device="cpu", progress=False, **TINY)
+    start = zoo.initial("mnist-c-2", device="cpu", **TINY).state_dict()
+    assert seen and set(seen) == set(start)
+    assert all(torch.equal(seen[k], start[k]) for k in start)
+    other = zoo.initial("mnist-c-2", device="cpu", seed=1, **TINY).state_dict()
+    assert not all(torch.equal(other[k], start[k]) for k in start)
+
+
 def test_training_is_deterministic(tmp_path, monkeypatch):
     accs = []
     for run in range(2):

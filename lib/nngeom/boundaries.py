@@ -32,8 +32,9 @@ from torch import Tensor, nn
 
 from nngeom.validation import check_positive, check_positive_int
 
-__all__ = ["Orthant", "Wedge", "centerline", "parallel_crossing", "boundary_point", "BoundaryPoints",
-           "project_to_boundary", "flat_svd", "random_differences", "singular_values", "degenerate_count"]
+__all__ = ["Orthant", "Wedge", "sequential_projection", "centerline", "parallel_crossing", "boundary_point",
+           "BoundaryPoints", "project_to_boundary", "flat_svd", "random_differences", "singular_values",
+           "degenerate_count", "dominant_count"]
 
 
 def _check_points(x: Tensor, n: int, name: str = "x") -> Tensor:
@@ -142,6 +143,22 @@ class Wedge:
         z[:, 0] = s
         z[:, 1: self.k] = torch.maximum(rest, s[:, None] * t)
         return z.to(x.dtype)
+
+
+def sequential_projection(normals: Tensor, x: Tensor) -> Tensor:
+    """The thesis' first method (Definition 30.10 with Lemma 30.11): find the half-spaces
+    ``{z : <v_i, z> >= 0}`` that do not contain ``x`` and project onto their boundary hyperplanes one after
+    another. Exact when those normals are mutually orthogonal (an orthant); for a tipped wedge the
+    result can be off the wedge or farther than the nearest point, which is why :meth:`Wedge.project`
+    solves the projection exactly. ``normals`` [k, n] are unit rows."""
+    x = _check_points(x, normals.shape[1])
+    v = normals.to(x)
+    z = x.clone()
+    violated = (x @ v.T) < 0
+    for i in range(len(v)):
+        rows = violated[:, i]
+        z[rows] = z[rows] - (z[rows] @ v[i])[:, None] * v[i]
+    return z
 
 
 def centerline(wedge: Wedge, t: Tensor) -> Tensor:
@@ -284,3 +301,14 @@ def degenerate_count(sv: Tensor, largest: Optional[int] = None) -> int:
     if float(ratio[j]) < 1.15:
         return 0
     return len(s) - (offset + j + 1)
+
+
+def dominant_count(sv: Tensor, largest: int = 5) -> int:
+    """How many singular values stand out at the large end: the split at the largest ratio between
+    consecutive values among the first ``largest + 1`` (sorted decreasingly)."""
+    largest = check_positive_int("largest", largest)
+    s = torch.sort(sv.double(), descending=True).values
+    if len(s) < 2:
+        return 0
+    ratio = s[: min(largest, len(s) - 1)] / s[1: min(largest, len(s) - 1) + 1]
+    return int(ratio.argmax()) + 1

@@ -15,7 +15,7 @@ import torch
 
 from .validation import check_choice, check_positive, check_positive_int
 
-__all__ = ["TOY_DATASETS", "two_spirals", "toy_tensors"]
+__all__ = ["TOY_DATASETS", "two_spirals", "two_gaussians", "toy_tensors"]
 
 TOY_DATASETS = ("two-spirals",)
 # independent draws for the two splits
@@ -40,6 +40,22 @@ def two_spirals(n_per_class: int, turns: float = 1.5, noise: float = 0.02, seed:
     y = torch.cat([torch.zeros(n_per_class, dtype=torch.int64), torch.ones(n_per_class, dtype=torch.int64)])
     order = torch.randperm(2 * n_per_class, generator=g)
     return x[order].float(), y[order]
+
+
+def two_gaussians(n_per_class: int, means: tuple[tuple[float, float], tuple[float, float]] = ((1.0, 4.0), (4.0, 1.0)),
+                  variance: float = 1.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_per_class`` points from each of two isotropic Gaussians in the plane (Bell's Figure 20: means
+    (1, 4) and (4, 1), variance 1): ``(X [2n, 2] float64, y [2n] in {0, 1})``, shuffled."""
+    check_positive_int("n_per_class", n_per_class)
+    variance = check_positive("variance", variance)
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.tensor(means, dtype=torch.float64)
+    if mu.shape != (2, 2):
+        raise ValueError(f"parameter 'means' must be two points in the plane, got {means!r}")
+    x = torch.cat([mu[c] + math.sqrt(variance) * torch.randn(n_per_class, 2, generator=g, dtype=torch.float64) for c in (0, 1)])
+    y = torch.cat([torch.zeros(n_per_class, dtype=torch.int64), torch.ones(n_per_class, dtype=torch.int64)])
+    order = torch.randperm(2 * n_per_class, generator=g)
+    return x[order], y[order]
 
 
 def toy_tensors(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:

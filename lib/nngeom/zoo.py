@@ -41,7 +41,7 @@ from nngeom.adversarial_training import AdversarialPool
 from nngeom.toy import TOY_DATASETS, toy_tensors
 from nngeom.training import pretrain_sparse_autoencoder, train_classifier
 
-__all__ = ["ModelSpec", "REGISTRY", "TRAINERS", "TRAIN_PARTS", "training_part", "register", "spec", "load", "cache_dir", "entry_dir", "metadata", "names", "describe"]
+__all__ = ["ModelSpec", "REGISTRY", "TRAINERS", "TRAIN_PARTS", "training_part", "register", "spec", "load", "initial", "cache_dir", "entry_dir", "metadata", "names", "describe"]
 
 # Bump when training code changes in a way that changes the weights a spec produces.
 TRAINING_CODE_VERSION = 1
@@ -433,8 +433,7 @@ def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Modul
     x_train, y_train = training_part(x_train, y_train, s.train_part)
     x_train, y_train = x_train[: s.train_limit], y_train[: s.train_limit]
     x_test, y_test = _split(s, "test")
-    torch.manual_seed(s.seed)  # the initial weights
-    model = models.build(s.arch, **s.arch_kwargs).to(device)
+    model = _initial(s).to(device)
     extra: dict[str, Any] = {}
     extra_loss = None
     kwargs = dict(s.trainer_kwargs)
@@ -471,6 +470,19 @@ def _train(s: ModelSpec, device: torch.device, progress: bool) -> tuple[nn.Modul
         "python": platform.python_version(),
     }
     return model, meta
+
+
+def _initial(s: ModelSpec) -> nn.Module:
+    torch.manual_seed(s.seed)  # the initial weights
+    return models.build(s.arch, **s.arch_kwargs)
+
+
+def initial(name: str, profile: Optional[str] = None, device: Union[str, torch.device, None] = "auto",
+            **overrides: Any) -> nn.Module:
+    """The untrained model ``name`` with exactly the initial weights its training started from (eval mode):
+    the spec's seed, then the architecture's own initialisation, as in training. Trains nothing."""
+    model = _initial(spec(name, profile, **overrides))
+    return model.to(resolve_device(device)).eval()
 
 
 def load(
