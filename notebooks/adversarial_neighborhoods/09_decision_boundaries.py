@@ -82,7 +82,8 @@ for name in ("sigma", "igsm_eps", "igsm_alpha", "gamma"):
     check_positive(name, globals()[name])
 dev, metrics = start_page("notebooks/adversarial_neighborhoods/09_decision_boundaries", profile, metrics_path, seed=seed,
                           device=device, data="generated test objects; MNIST")
-for name in ("orthant_dim", "orthant_samples", "n_boundary", "boundary_samples", "sigma", "n_pairs", "path_points"):
+for name in ("orthant_dim", "orthant_samples", "n_boundary", "boundary_samples", "sigma", "n_pairs", "path_points", "cvxpy_points",
+             "gamma"):
     metrics.value(name, globals()[name])
 gen = torch.Generator().manual_seed(seed)
 
