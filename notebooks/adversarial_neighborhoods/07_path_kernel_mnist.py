@@ -49,7 +49,6 @@ x1_rates = [0.2, 0.1, 0.05, 0.025]       # step sizes compared
 x1_scales = [0.0, 0.001, 0.01, 0.1, 1.0]  # initial last-layer weights, as a multiple of the PyTorch default init
 
 # %%
-import math
 import time
 
 import matplotlib.pyplot as plt
