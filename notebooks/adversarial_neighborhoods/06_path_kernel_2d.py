@@ -98,7 +98,7 @@ display(Markdown(f"Loss {traj.losses[0]:.4f} → {traj.losses[-1]:.4f}; test acc
 #
 # The kernel machine's output at {glue:text}`n_test` fresh points per class, computed from the kernel
 # values and the weights $a_{i,s}$ alone, against the network's output (logits). With the exact integral
-# the largest difference is rounding error; the thesis integrated each step with
+# the largest difference should be rounding error; the thesis integrated each step with
 # {glue:text}`thesis_nodes` equally spaced values of $t$, which is shown for comparison.
 
 # %%
