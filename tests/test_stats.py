@@ -16,3 +16,8 @@ def test_smaller_and_ks_distance():
     tiny = smaller([1.0, 2.0], [3.0, 4.0])
     assert tiny["p_min"] == 1 / 6 and abs(tiny["p"] - tiny["p_min"]) < 1e-12
     assert smaller(a, b)["p_min"] < 1e-100
+    from nngeom.stats import verdict
+
+    assert verdict(out) is True and verdict(smaller(b, a)) is False
+    assert verdict(tiny) is None  # two against two can never reach p < 0.05
+    assert verdict(tiny, smaller(b, a)) is False and verdict(tiny, out) is None

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from nngeom.validation import check_positive, check_positive_int
 
-__all__ = ["Orthant", "Wedge", "sequential_projection", "centerline", "parallel_crossing", "boundary_point",
+__all__ = ["Orthant", "Wedge", "sequential_projection", "cvxpy_projection", "centerline", "parallel_crossing", "boundary_point",
            "BoundaryPoints", "project_to_boundary", "flat_svd", "random_differences", "singular_values",
            "degenerate_count", "dominant_count"]
 
@@ -127,7 +127,7 @@ class Wedge:
             return s - x1 + ((s[:, None] * t - rest).clamp_min(0) * t).sum(1)
 
         lo = torch.zeros_like(x1)
-        hi = x1.clamp_min(0) + (rest.abs() / t.abs().clamp_min(1e-300)).where(t != 0, torch.zeros_like(rest)).sum(1) + 1.0
+        hi = x1.clamp_min(0) + 1.0
         while (slope(hi) < 0).any():  # grow until the bracket holds the root (the slope is increasing)
             hi = torch.where(slope(hi) < 0, 2 * hi, hi)
         for _ in range(iterations):
@@ -159,6 +159,23 @@ def sequential_projection(normals: Tensor, x: Tensor) -> Tensor:
         rows = violated[:, i]
         z[rows] = z[rows] - (z[rows] @ v[i])[:, None] * v[i]
     return z
+
+
+def cvxpy_projection(normals: Tensor, x: Tensor, tol: float = 1e-10) -> Tensor:
+    """Reference: the nearest points of the cone ``{z : normals z >= 0}`` by cvxpy (Clarabel, tolerances
+    ``tol``), one quadratic program per point. Slow; for checking :meth:`Wedge.project`."""
+    import cvxpy as cp
+    import numpy as np
+
+    x = _check_points(x, normals.shape[1])
+    N = normals.double().cpu().numpy()
+    out = []
+    for xi in x.double().cpu().numpy():
+        v = cp.Variable(len(xi))
+        cp.Problem(cp.Minimize(cp.sum_squares(v - xi)), [N @ v >= 0]).solve(
+            solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+        out.append(v.value)
+    return torch.tensor(np.array(out), dtype=x.dtype)
 
 
 def centerline(wedge: Wedge, t: Tensor) -> Tensor:
@@ -291,16 +308,12 @@ def degenerate_count(sv: Tensor, largest: Optional[int] = None) -> int:
     s = s[s > s[0] * 1e-12]
     if len(s) < 2:
         return 0
-    ratio = s[:-1] / s[1:]
-    if largest is not None:
-        ratio = ratio[len(s) - 1 - largest:] if largest < len(s) - 1 else ratio
-        offset = len(s) - 1 - len(ratio)
-    else:
-        offset = 0
-    j = int(ratio.argmax())
+    ratio = s[:-1] / s[1:]  # ratio[j]: the gap after value j; a split there drops len(s) - j - 1 values
+    first = 0 if largest is None else max(0, len(ratio) - largest)
+    j = first + int(ratio[first:].argmax())
     if float(ratio[j]) < 1.15:
         return 0
-    return len(s) - (offset + j + 1)
+    return len(s) - (j + 1)
 
 
 def dominant_count(sv: Tensor, largest: int = 5) -> int:

@@ -275,16 +275,18 @@ def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return (t + 1) / 2, w / 2
 
 
+def _fixed_nodes(rule: str, nodes: int) -> tuple[Tensor, Tensor]:
+    """Nodes and weights on [0, 1] of the rules that are the same for every query ("gauss", "uniform")."""
+    t, w = _gauss_legendre(nodes) if rule == "gauss" else (np.linspace(0.0, 1.0, nodes), np.full(nodes, 1.0 / nodes))
+    return torch.from_numpy(t), torch.from_numpy(w)
+
+
 def _nodes(traj: Trajectory, s: int, x: Tensor, rule: str, nodes: int) -> tuple[Tensor, Tensor, Tensor]:
     """Quadrature nodes of step ``s`` for every query: ``(query index, t, weight)``, each [n]."""
     q = len(x)
     if rule in ("gauss", "uniform"):
-        if rule == "gauss":
-            t, w = _gauss_legendre(nodes)
-        else:
-            t, w = np.linspace(0.0, 1.0, nodes), np.full(nodes, 1.0 / nodes)
-        idx = np.repeat(np.arange(q), len(t))
-        return torch.from_numpy(idx), torch.from_numpy(np.tile(t, q)), torch.from_numpy(np.tile(w, q))
+        t, w = _fixed_nodes(rule, nodes)
+        return torch.arange(q).repeat_interleave(len(t)), t.repeat(q), w.repeat(q)
     wname, bname = _one_hidden_layer(traj)
     p0, p1 = traj.unflatten(traj.weights[s]), traj.unflatten(traj.weights[s + 1])
     flat = x.reshape(q, -1)
@@ -349,7 +351,7 @@ def _integrated(traj: Trajectory, s: int, x: Tensor, rule: str, nodes: int, at_s
             add(idx[sl], _jacobians(traj, w, dw, x[idx[sl]], t[sl]) * wt[sl].to(w)[:, None, None])
         used += len(idx)
     else:  # the same nodes for every query: one weight vector per node, shared by a batch of queries
-        t, wt = _nodes(traj, s, x[:1], rule, nodes)[1:]
+        t, wt = _fixed_nodes(rule, nodes)
         for tn, wn in zip(t.tolist(), wt.tolist()):
             for rows in (integrate.split(chunk) if len(integrate) else ()):
                 add(rows, wn * _shared_jacobians(traj, w + tn * dw, x[rows]))
@@ -376,9 +378,12 @@ def _training_vectors(traj: Trajectory, s: int) -> Tensor:
     return _cat(vmap(grad(one), in_dims=(None, 0, 0))(traj.unflatten(traj.weights[s]), traj.x, traj.y), 1)
 
 
-def _in_training_set(traj: Trajectory, x: Tensor) -> Tensor:
+def _in_training_set(traj: Trajectory, x: Tensor, chunk: int = 64) -> Tensor:
+    """Which rows of ``x`` equal a training input exactly ([Q] bool), compared a batch of queries at a time."""
     xt = traj.x.reshape(len(traj.x), -1)
-    return torch.stack([(xt == row).all(1).any() for row in x.reshape(len(x), -1)]) if len(x) else torch.zeros(0, dtype=torch.bool)
+    xq = x.reshape(len(x), -1)
+    return torch.cat([(c[:, None, :] == xt[None]).all(-1).any(1) for c in xq.split(chunk)]) if len(x) \
+        else torch.zeros(0, dtype=torch.bool)
 
 
 def path_kernel(traj: Trajectory, x: Tensor, *, rule: str = "exact", nodes: int = 100, variant: str = "asymmetric",
@@ -451,7 +456,7 @@ def kernel_matrix(traj: Trajectory, x: Tensor, *, variant: str = "symmetric", no
     check_choice("variant", variant, VARIANTS)
     nodes = check_positive_int("nodes", nodes)
     x = x.to(traj.weights.device, traj.weights.dtype)
-    t, wt = (torch.from_numpy(a) for a in _gauss_legendre(nodes))
+    t, wt = _fixed_nodes("gauss", nodes)
     n = len(x)
     out = torch.zeros(n, n, dtype=traj.weights.dtype, device=x.device)
     for s in tqdm(range(traj.steps), desc="kernel matrix", disable=not progress, leave=False):
@@ -480,7 +485,7 @@ class InterpolationPath:
 def parameter_interpolation(start: nn.Module, end: nn.Module, x: Tensor, y: Tensor, t: Sequence[float], *,
                             loss: str = "cross_entropy", batch: int = 2048, progress: bool = True) -> InterpolationPath:
     """Evaluate the models on the straight line between the weights of ``start`` and ``end`` (the same
-    architecture) on data ``x``, ``y``: accuracy, mean loss, weight norm and the projection of the
+    architecture) on data ``x``, ``y``: accuracy (NaN for ``"mse"``), mean loss, weight norm and the projection of the
     aggregated loss gradient on the line's direction. Buffers (batch-norm statistics) are taken from
     ``end``; both models are used in eval mode."""
     check_choice("loss", loss, LOSSES)
@@ -504,9 +509,10 @@ def parameter_interpolation(start: nn.Module, end: nn.Module, x: Tensor, y: Tens
             li = sample_loss(loss, o, yb.to(w.device)).sum()
             g += torch.autograd.grad(li, w)[0]
             total += float(li.detach())
-            pred = (o[:, 0] > 0).long() if loss == "bce" else o.argmax(1)
-            correct += int((pred == yb.to(w.device).long()).sum()) if loss != "mse" else 0
-        out["accuracy"].append(correct / n)
+            if loss != "mse":
+                pred = (o[:, 0] > 0).long() if loss == "bce" else o.argmax(1)
+                correct += int((pred == yb.to(w.device).long()).sum())
+        out["accuracy"].append(correct / n if loss != "mse" else float("nan"))  # no classes under MSE
         out["loss"].append(total / n)
         out["weight_norm"].append(float(w.detach().norm()))
         out["projection"].append(float((g / n) @ unit))

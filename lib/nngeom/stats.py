@@ -4,13 +4,14 @@ comparisons of two samples)."""
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
 from scipy.stats import norm
 from torch import Tensor
 
-__all__ = ["wilson_interval", "rate", "paired_difference", "smaller", "ks_distance"]
+__all__ = ["wilson_interval", "rate", "paired_difference", "smaller", "verdict", "ks_distance"]
 
 
 def _z(confidence: float) -> float:
@@ -82,6 +83,14 @@ def smaller(a, b) -> dict[str, float]:
     p = float(mannwhitneyu(a, b, alternative="less").pvalue)
     return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p,
             "p_min": 1.0 / math.comb(len(a) + len(b), len(a))}
+
+
+def verdict(*tests: dict, alpha: float = 0.05) -> Optional[bool]:
+    """Results of :func:`smaller` that must all be significant, as a verdict: True if every ``p < alpha``,
+    False if some test could reach ``alpha`` and did not, None (undecided) where a test's sample sizes
+    cannot reach ``alpha`` at all and no other test already says no."""
+    outcome = [None if not t["p_min"] < alpha else bool(t["p"] < alpha) for t in tests]
+    return False if False in outcome else (None if None in outcome else True)
 
 
 def ks_distance(a, b) -> float:

@@ -64,7 +64,7 @@ from IPython.display import Markdown, display
 
 from nngeom import data, zoo
 from nngeom.attacks import BIM, correctly_classified
-from nngeom.boundaries import (Orthant, Wedge, boundary_point, degenerate_count, dominant_count, flat_svd,
+from nngeom.boundaries import (Orthant, Wedge, boundary_point, cvxpy_projection, degenerate_count, dominant_count, flat_svd,
                                project_to_boundary, random_differences, sequential_projection, singular_values)
 from nngeom.notebook import start_page
 from nngeom.persistence import persistence_along_path
@@ -99,8 +99,6 @@ gen = torch.Generator().manual_seed(seed)
 # quadratic program.
 
 # %%
-import cvxpy as cp
-
 pts = 2 * torch.randn(cvxpy_points, orthant_dim, generator=gen, dtype=torch.float64)
 k_w = len(wedge_thetas) + 1
 objects = {f"{k_w}-orthant": Wedge(orthant_dim, [0.0] * len(wedge_thetas)),
@@ -113,15 +111,9 @@ for label, obj in objects.items():
     t_exact = time.perf_counter() - t0
     seq = sequential_projection(N, pts)
     t0 = time.perf_counter()
-    ref = []
-    for p_ in pts.numpy():
-        v = cp.Variable(orthant_dim)
-        cp.Problem(cp.Minimize(cp.sum_squares(v - p_)), [N.numpy() @ v >= 0]).solve(
-            solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
-        ref.append(v.value)
+    ref = cvxpy_projection(N, pts)
     t_cvx = time.perf_counter() - t0
-    ref = torch.tensor(np.array(ref))
-    d_exact, d_seq, d_ref = ((q - pts).norm(dim=1) for q in (exact, seq, ref))
+    d_seq, d_ref = ((q - pts).norm(dim=1) for q in (seq, ref))
     seq_feasible = (seq @ N.T).min(1).values >= -1e-9
     rows.append({"object": label, "exact vs cvxpy (largest difference)": float((exact - ref).abs().max()),
                  "sequential vs exact (largest difference)": float((seq - exact).abs().max()),

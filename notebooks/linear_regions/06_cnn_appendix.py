@@ -66,7 +66,7 @@ from nngeom.region_studies import (CATEGORIES, VARIANTS, class_region_study, inr
                                    surrounding_regions)
 from nngeom.regions import block_coherence, layer_coherence, region_constraints
 from nngeom.report import comparison_table, paper_value, reference, verdict_markdown
-from nngeom.stats import smaller
+from nngeom.stats import smaller, verdict
 from nngeom.validation import check_bool, check_nonnegative_int, check_positive, check_positive_int
 
 check_bool("stand_in", stand_in)
@@ -122,13 +122,6 @@ def decide(item: str, claim: str, holds: Optional[bool], evidence: str) -> None:
         outcome = {True: "holds", False: "does not hold", None: "undecided"}[holds]
         standin_tests.append({"item": item, "claim (the paper's, on CIFAR-10)": text, "on the stand-in": outcome,
                               "evidence": evidence})
-
-
-def significantly(*tests: dict) -> Optional[bool]:
-    """One-sided Mann-Whitney results (all must hold) as a verdict: None where a test's sample sizes
-    cannot reach p < 0.05 and no other test already says no."""
-    outcome = [None if not t["p_min"] < 0.05 else bool(t["p"] < 0.05) for t in tests]
-    return False if False in outcome else (None if None in outcome else True)
 
 
 # %% [markdown]
@@ -194,7 +187,7 @@ if run:
         metrics.value(f"median_inradius_{v}_{c}", m_)
     pooled = {v: np.concatenate([radii[(v, c)] for c in CATEGORIES]) for v in VARIANTS}
     narrow = {v: smaller(pooled[v], pooled["vanilla"]) for v in ("bn", "dropout")}
-    decide("LRG-F9", "bn_and_dropout_narrow", significantly(*narrow.values()),
+    decide("LRG-F9", "bn_and_dropout_narrow", verdict(*narrow.values()),
            "; ".join(f"{VARIANTS[v]} median {t['median_a']:.2e} vs vanilla {t['median_b']:.2e} (p = {t['p']:.2g})"
                      for v, t in narrow.items()) + "; all three categories pooled")
     ratio = {c: med[("dropout", c)] / med[("vanilla", c)] for c in ("manifold", "decision")}
@@ -242,10 +235,10 @@ if run:
     display(pd.DataFrame([{"model": VARIANTS[v], "mean |cos| over all pairs": f"{o.mean():.4f} ± {o.std():.4f}"}
                           for v, o in overall.items()]).set_index("model"))
     t_bn = smaller(overall["bn"], overall["vanilla"])
-    decide("LRG-F10", "bn_most_orthogonal", significantly(t_bn),
+    decide("LRG-F10", "bn_most_orthogonal", verdict(t_bn),
            f"mean |cos| BN {t_bn['median_a']:.4f} vs vanilla {t_bn['median_b']:.4f} (p = {t_bn['p']:.2g})")
     t_do = smaller(overall["vanilla"], overall["dropout"])
-    decide("LRG-F10", "dropout_less_orthogonal", significantly(t_do),
+    decide("LRG-F10", "dropout_less_orthogonal", verdict(t_do),
            f"mean |cos| dropout {t_do['median_b']:.4f} vs vanilla {t_do['median_a']:.4f} (p = {t_do['p']:.2g})")
     if on_cifar:
         metrics.item("LRG-F10", "reproduced", data="CIFAR-10", note=f"{angle_points} regions summarised per model")
@@ -281,7 +274,7 @@ if run and class_points:
     decide("LRG-T4", "bn_not_fewer_classes", bool(num["bn"].mean() >= num["vanilla"].mean()),
            f"mean number BN {num['bn'].mean():.2f} vs vanilla {num['vanilla'].mean():.2f}")
     t = smaller(dist["bn"], dist["vanilla"])
-    decide("LRG-T4", "bn_smaller_distortion", significantly(t),
+    decide("LRG-T4", "bn_smaller_distortion", verdict(t),
            f"median distortion BN {t['median_a']:.2f} vs vanilla {t['median_b']:.2f} (p = {t['p']:.2g}, "
            f"{class_points} regions per model; the smallest p this count allows is {t['p_min']:.2g})")
     if on_cifar:
@@ -344,13 +337,13 @@ if run:
     for v, s in sur.items():
         metrics.value(f"regions_{v}", float(s.counts.mean()))
     t = smaller(sur["vanilla"].counts, sur["bn"].counts)
-    decide("LRG-F12", "bn_more_regions", significantly(t),
+    decide("LRG-F12", "bn_more_regions", verdict(t),
            f"median regions BN {t['median_b']:.0f} vs vanilla {t['median_a']:.0f} (p = {t['p']:.2g})")
     med_rho = {v: float(np.median(r)) if len(r) else float("nan") for v, r in rho.items()}
     decide("LRG-F12", "high_relevance", bool(all(m_ >= 0.9 for m_ in med_rho.values())),
            "median rho: " + ", ".join(f"{VARIANTS[v]} {m_:.3f}" for v, m_ in med_rho.items()) + "; our test: at least 0.9 each")
     less = {v: smaller(rho[v], rho["vanilla"]) for v in ("bn", "dropout")}
-    decide("LRG-F12", "bn_dropout_less_relevant", significantly(*less.values()),
+    decide("LRG-F12", "bn_dropout_less_relevant", verdict(*less.values()),
            "; ".join(f"{VARIANTS[v]} median rho {t_['median_a']:.3f} vs vanilla {t_['median_b']:.3f} (p = {t_['p']:.2g})"
                      for v, t_ in less.items()))
     if on_cifar:
