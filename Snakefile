@@ -5,7 +5,9 @@
 #
 # One rule per zoo model (a marker json per profile; the weights live in the zoo cache) and one job per
 # notebook, so `--cores N` or a cluster executor never trains a model twice and a rerun only redoes
-# what changed: a notebook reruns when its source, its profile, or the library changes.
+# what changed: a notebook reruns when its source, its profile, or the library changes. A page that fails
+# is recorded as failed (its partial notebook under _build/failed/<profile>/) and the rest is still built;
+# `python -m nngeom.notebook failures --profile P` then exits non-zero (make book ends with it).
 import os
 from pathlib import Path
 
@@ -29,6 +31,16 @@ JB_FLAGS = config.get("jb_flags", "")
 LIB = sorted(str(p) for p in Path("lib/nngeom").rglob("*") if p.suffix in {".py", ".yaml"} and "__pycache__" not in p.parts)
 STATIC = ["_config.yml", "_toc.yml"] + sorted(str(p) for p in Path("book").glob("*") if p.suffix in {".md", ".bib", ".png", ".svg"})
 PY = config.get("python", "python")
+FAILED = f"_build/failed/{PROFILE}"                  # partial notebooks and failure records of failed pages
+
+# A page whose last run failed was staged with its partial notebook and a failure record as its metrics, so
+# that every other page and the site could still be built. Remove those outputs so that this run retries it;
+# the record itself goes only when the page passes (the runner deletes it).
+for _key in NOTEBOOKS:
+    if os.path.exists(f"{FAILED}/{_key}.json"):
+        for _out in (f"{STAGE}/{_key}.ipynb", f"{METRICS}/{_key}.json"):
+            if os.path.exists(_out):
+                os.remove(_out)
 
 wildcard_constraints:
     key="|".join(k.replace(".", r"\.") for k in NOTEBOOKS),
@@ -91,7 +103,7 @@ rule notebook:
     threads: workflow.cores
     shell:
         "OMP_NUM_THREADS={threads} {PY} -m nngeom.notebook run {input.src} --profile {PROFILE} "
-        "--output {output.nb} --metrics {output.metrics} {params.extra}"
+        "--output {output.nb} --metrics {output.metrics} --record-failure {params.extra}"
 
 
 rule static:

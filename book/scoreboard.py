@@ -15,91 +15,83 @@
 # # Scoreboard
 #
 # Every table, figure and stated result of the five papers, with what this build made of it. The
-# list comes from the inventory (`nngeom/reference/inventory.yaml`); the status, the data set and the
-# verdicts come from the `metrics.json` files that the notebooks wrote at this profile. Nothing on this
-# page is typed by hand: an item no notebook has claimed yet is listed as *not started*.
+# list comes from the inventory (`nngeom/reference/inventory.yaml`); each item's status is *derived*
+# (by `nngeom.report.item_status`) from what its page recorded at this profile: the data set it ran on,
+# its scale beside the paper's (test points, samples, runs, epochs), and its documented gaps. Nothing on
+# this page is typed by hand.
 #
-# - **reproduced**: the figure or table is on a page, computed at the profile shown.
-# - **partial**: on a page, but with a documented gap (smaller scale, a substitute model, a missing part).
+# - **reproduced**: the paper's data and model, at the paper's scale or larger.
+# - **partial**: the paper's data, but a smaller scale than the paper's or a documented gap (a substitute
+#   model, a missing part); the scale column shows ours/paper.
+# - **stand-in**: the analysis run on a labelled substitute data set (e.g. Fashion-MNIST where the paper
+#   used CIFAR-10); its verdicts say "(stand-in)" and are counted apart from the others.
 # - **needs data**: the code path exists but the data or weights it needs are absent on this machine.
+# - **failed**: the page that makes the item stopped with an error in this build (its partial notebook is
+#   kept under `_build/failed/<profile>/`).
 # - **not started**: no page yet.
 #
-# A verdict says whether a claim of the paper holds in our numbers; the evidence is the comparison
-# the notebook computed.
+# A verdict says whether a claim of the paper holds in our numbers: *holds*, *does not hold*, or
+# *undecided* where the sample cannot tell; each page states the test and criterion beside the claim.
 
 # %% tags=["parameters"]
 profile = "default"
 metrics_path = ""
-metrics_dir = ""          # the directory of this profile's metrics.json files (set by the workflow)
+metrics_dir = ""  # the directory of this profile's metrics.json files (set by the workflow)
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
 from nngeom.notebook import header
-from nngeom.report import STATUSES, Metrics, inventory, load_metrics
+from nngeom.report import STATUSES, Metrics, load_metrics, scoreboard_rows
 
 if not metrics_dir:
     raise ValueError("parameter 'metrics_dir' must name the directory of this profile's metrics files")
 if not Path(metrics_dir).is_dir():
     raise ValueError(f"parameter 'metrics_dir' is not a directory: {metrics_dir!r}")
 display(header(profile, data="the metrics of every page at this profile", device="none"))
-
-this_page = "book/scoreboard"
-claimed = {}
-for m in load_metrics(metrics_dir):
-    if m.get("notebook") == this_page:
-        continue
-    if m.get("profile") != profile:
-        raise ValueError(f"metrics of {m.get('notebook')} are from profile {m.get('profile')!r}, not {profile!r}")
-    for item_id, info in m.get("items", {}).items():
-        if item_id in claimed:
-            raise ValueError(f"{item_id} is claimed by two pages: {claimed[item_id]['page']} and {m['notebook']}")
-        claimed[item_id] = dict(info, page=m["notebook"])
-
-rows = []
-for it in inventory():
-    c = claimed.get(it["id"])
-    verdicts = (c or {}).get("verdicts", [])
-    rows.append({
-        "id": it["id"],
-        "paper": it["paper"],
-        "item": it["item"],
-        "status": c["status"] if c else "not started",
-        "profile": profile if c else "",
-        "data": c["data"] if c else it.get("data", ""),
-        "verdict": "; ".join(f"{v['claim']}: {'holds' if v['holds'] else 'does NOT hold'}" for v in verdicts),
-        "page": c["page"] if c else "",
-    })
-board = pd.DataFrame(rows)
+board = pd.DataFrame(scoreboard_rows(load_metrics(metrics_dir), profile))
 
 # %% [markdown]
 # ## Summary
 
-# %%
+# %% tags=["hide-input"]
 summary = board.pivot_table(index="paper", columns="status", values="id", aggfunc="count", fill_value=0)
 summary = summary.reindex(columns=[s for s in STATUSES if s in summary.columns])
 summary["total"] = summary.sum(axis=1)
 display(summary)
-n_verdicts = sum(len(c.get("verdicts", [])) for c in claimed.values())
-n_hold = sum(v["holds"] for c in claimed.values() for v in c.get("verdicts", []))
-display(Markdown(f"{len(board)} inventory items; {int((board.status != 'not started').sum())} on a page; "
-                 f"{n_verdicts} claims decided, {n_hold} of them hold here."))
+paper_setting = board[board.status != "stand-in"]
+stand_in = board[board.status == "stand-in"]
+counts = {
+    "claims_decided": int(paper_setting.holds.sum() + paper_setting.fails.sum()),
+    "claims_holding": int(paper_setting.holds.sum()),
+    "claims_failing": int(paper_setting.fails.sum()),
+    "claims_undecided": int(paper_setting.undecided.sum()),
+    "stand_in_claims": int(stand_in.holds.sum() + stand_in.fails.sum() + stand_in.undecided.sum()),
+}
+failed = board[board.status == "failed"]
+display(Markdown(
+    f"{len(board)} inventory items; {int((board.status != 'not started').sum())} on a page. On the papers' own "
+    f"data sets, {counts['claims_holding']} claims hold here, {counts['claims_failing']} do not, and "
+    f"{counts['claims_undecided']} are undecided; {counts['stand_in_claims']} more were tested on stand-in data."
+    + (f" **{failed.page.nunique()} page(s) failed in this build:** {', '.join(sorted(failed.page.unique()))}."
+       if len(failed) else "")
+))
 
-metrics = Metrics(this_page, profile, metrics_path or None)
+metrics = Metrics("book/scoreboard", profile, metrics_path or None)
 metrics.value("items_total", len(board))
 for s in STATUSES:
-    metrics.value(f"items_{s.replace(' ', '_')}", int((board.status == s).sum()))
-metrics.value("claims_decided", n_verdicts)
-metrics.value("claims_holding", int(n_hold))
+    metrics.value(f"items_{s.replace(' ', '_').replace('-', '_')}", int((board.status == s).sum()))
+for name, count in counts.items():
+    metrics.value(name, count)
 metrics.save();
 
 # %% [markdown]
 # ## Every item
 
-# %%
+# %% tags=["hide-input"]
 for paper, grp in board.groupby("paper", sort=False):
     display(Markdown(f"### {paper}"))
-    display(grp.drop(columns=["paper"]).style.hide(axis="index"))
+    display(grp.drop(columns=["paper", "holds", "fails", "undecided"]).style.hide(axis="index"))

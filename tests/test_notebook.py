@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -67,19 +68,44 @@ def test_unknown_parameter_is_refused_before_running(tmp_path):
 
 
 def test_bad_parameter_value_stops_the_notebook_with_its_name(tmp_path):
-    from papermill.exceptions import PapermillExecutionError
-
-    with pytest.raises(PapermillExecutionError) as info:
-        notebook.run(THEORY, "smoke", tmp_path / "out.ipynb", tmp_path / "m.json", {"mc_samples": -5})
+    with pytest.raises(notebook.NotebookFailed) as info:
+        notebook.run(THEORY, "smoke", tmp_path / "out.ipynb", tmp_path / "m.json", {"mc_samples": -5},
+                     keep_failed=tmp_path / "failed" / "theory.ipynb")
     assert info.value.ename == "ParameterError"
     assert "'mc_samples'" in info.value.evalue and "positive integer" in info.value.evalue
-    # nothing half-written: neither the notebook nor its metrics
+    # nothing half-written: neither the notebook nor its metrics; the partial notebook is kept aside
     assert not (tmp_path / "out.ipynb").exists()
     assert not (tmp_path / "m.json").exists()
+    kept = json.loads((tmp_path / "failed" / "theory.ipynb").read_text())
+    assert any(o.get("ename") == "ParameterError" for c in kept["cells"] for o in c.get("outputs", []))
+    assert "mc_samples" in info.value.source or info.value.cell_index >= 0
 
 
-def test_command_line_reports_errors_without_traceback(tmp_path, capsys):
+def test_command_line_prints_the_failing_cell_and_traceback(tmp_path, capsys):
     rc = notebook._main(["run", str(THEORY), "--profile", "smoke", "--output", str(tmp_path / "o.ipynb"),
-                         "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5"])
+                         "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5",
+                         "--failed-dir", str(tmp_path / "failed")])
     err = capsys.readouterr().err
-    assert rc == 1 and "'gamma'" in err and "Traceback" not in err
+    assert rc == 1 and "'gamma'" in err and "--- traceback ---" in err and "--- cell" in err
+    assert "\x1b[" not in err  # colour codes stripped
+    assert not (tmp_path / "o.ipynb").exists() and not (tmp_path / "m.json").exists()
+
+
+def test_a_failed_page_is_recorded_and_the_workflow_goes_on(tmp_path, capsys):
+    failed = tmp_path / "failed"
+    args = ["run", str(THEORY), "--profile", "smoke", "--output", str(tmp_path / "o.ipynb"),
+            "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5", "--failed-dir", str(failed)]
+    assert notebook._main(args + ["--record-failure"]) == 0
+    record = json.loads((tmp_path / "m.json").read_text())
+    key = notebook.notebook_key(THEORY)
+    assert record["failed"]["error"].startswith("ParameterError") and "ANX-F8" in record["failed"]["items"]
+    assert (failed / f"{key}.json").exists() and (failed / f"{key}.ipynb").exists()
+    assert (tmp_path / "o.ipynb").exists()  # the partial notebook is staged, so the site shows the failure
+    capsys.readouterr()
+    assert notebook._main(["failures", "--profile", "smoke", "--failed-dir", str(failed)]) == 1
+    assert key in capsys.readouterr().err
+    # the scoreboard marks every item the page names as failed
+    from nngeom.report import scoreboard_rows
+
+    rows = {r["id"]: r for r in scoreboard_rows([record], "smoke")}
+    assert rows["ANX-F8"]["status"] == "failed" and rows["ANX-T1"]["status"] == "not started"

@@ -28,7 +28,11 @@ from nngeom.io import atomic_write_json
 
 __all__ = [
     "STATUSES",
+    "DATASETS",
     "reference",
+    "paper_scale",
+    "item_status",
+    "scoreboard_rows",
     "inventory",
     "paper_value",
     "Verdict",
@@ -38,7 +42,11 @@ __all__ = [
     "load_metrics",
 ]
 
-STATUSES = ("reproduced", "partial", "needs data", "not started")
+# The scoreboard's statuses, derived by :func:`item_status` from what a page ran (never passed in).
+STATUSES = ("reproduced", "partial", "stand-in", "needs data", "failed", "not started")
+# The data sets a page may name; an item run on another data set than the inventory's is a stand-in.
+DATASETS = ("none", "toy", "MNIST", "Fashion-MNIST", "CIFAR-10", "ImageNet")
+OUTCOMES = {True: "holds", False: "does not hold", None: "undecided"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,17 +92,35 @@ def _claim_text(item_id: str, claim_id: str) -> str:
     raise KeyError(f"{item_id} has no claim {claim_id!r} in its reference file")
 
 
+def paper_scale(item_id: str) -> dict[str, float]:
+    """The counts the paper ran an item at (test points, samples, runs, epochs), from its reference entry."""
+    return dict(_item(item_id).get("scale", {}) or {})
+
+
 @dataclass
 class Verdict:
+    """A claim of the paper, decided from our numbers: ``holds`` is True, False or None (undecided)."""
+
     item: str
     claim: str
     text: str
-    holds: bool
+    holds: Optional[bool]
     evidence: str
+    test: str = ""
+    criterion: str = ""
+    effect: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+
+    @property
+    def outcome(self) -> str:
+        return OUTCOMES[self.holds]
 
     def line(self) -> str:
-        mark = "holds here" if self.holds else "does NOT hold here"
-        return f"**{self.item}** — {self.text}: **{mark}** ({self.evidence})"
+        mark = {True: "holds here", False: "does NOT hold here", None: "undecided here"}[self.holds]
+        how = f" Test: {self.test}." if self.test else ""
+        rule = f" Criterion: {self.criterion}." if self.criterion else ""
+        return f"**{self.item}** — {self.text}: **{mark}** ({self.evidence}).{how}{rule}"
 
 
 def verdict_markdown(verdicts: Iterable[Verdict]):
@@ -161,22 +187,60 @@ class Metrics:
                 pass
         return value
 
-    def claim(self, item_id: str, claim_id: str, holds: bool, evidence: str) -> Verdict:
-        """Record the verdict on a claim of the reference file; ``holds`` is the notebook's computed test."""
-        if not isinstance(holds, bool):
-            raise TypeError("holds must be a bool computed from the numbers (use bool(...))")
-        v = Verdict(item_id, claim_id, _claim_text(item_id, claim_id), holds, evidence)
+    def claim(self, item_id: str, claim_id: str, holds: Any, evidence: str = "", criterion: str = "") -> Verdict:
+        """Record the verdict on a claim of the reference file.
+
+        ``holds`` is what the page computed: a :class:`nngeom.stats.Decision` (a test with three outcomes,
+        its interval and criterion), a bool for a deterministic check, or None for "undecided".
+        ``evidence`` gives the numbers in words; ``criterion`` the rule (taken from the decision if empty).
+        """
+        from nngeom.stats import Decision
+
+        test = ""
+        effect = low = high = None
+        if isinstance(holds, Decision):
+            d = holds
+            holds, test, criterion = d.holds, d.summary(), criterion or d.criterion
+            effect, low, high = (None if not math.isfinite(x) else float(x) for x in (d.effect, d.low, d.high))
+        elif holds is not None and not isinstance(holds, bool):
+            raise TypeError("holds must be a Decision, a bool computed from the numbers (use bool(...)), or None")
+        v = Verdict(item_id, claim_id, _claim_text(item_id, claim_id), holds, evidence, test, criterion, effect, low, high)
         self.verdicts.append(v)
         return v
 
-    def item(self, item_id: str, status: str, data: str, note: str = "") -> None:
-        """Set the scoreboard status of an inventory item reproduced (or not) by this notebook."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        known = {it["id"] for it in inventory()}
+    def item(
+        self,
+        item_id: str,
+        data: str,
+        scale: Optional[dict[str, float]] = None,
+        gaps: Sequence[str] = (),
+        needs_data: bool = False,
+        note: str = "",
+    ) -> dict[str, Any]:
+        """Record what this page ran for an inventory item; the scoreboard derives its status from it.
+
+        ``data`` is the data set the item was run on (one of :data:`DATASETS`); ``scale`` the counts that
+        matter (test points, samples, runs, epochs), each set beside the paper's count of the same name
+        from the reference file; ``gaps`` the documented differences from the paper's setting (a
+        substitute model, a missing part); ``needs_data`` that the data the item needs is absent.
+        """
+        known = {it["id"]: it for it in inventory()}
         if item_id not in known:
             raise ValueError(f"{item_id!r} is not an inventory id")
-        self.items[item_id] = {"status": status, "data": data, "note": note}
+        if data not in DATASETS:
+            raise ValueError(f"parameter 'data' must be one of {DATASETS}, got {data!r}")
+        paper = paper_scale(item_id)
+        scale_rec = {}
+        for name, ours in (scale or {}).items():
+            if name not in paper:
+                raise ValueError(f"{item_id}: the reference file gives no paper scale {name!r} "
+                                 f"(add it under {item_id}.scale in nngeom/reference/; it has {sorted(paper)})")
+            scale_rec[name] = {"ours": float(ours), "paper": float(paper[name])}
+        rec = {"data": data, "scale": scale_rec, "gaps": [str(g) for g in gaps], "needs_data": bool(needs_data),
+               "note": note}
+        rec["status"] = item_status(rec, known[item_id])
+        self.items[item_id] = rec
+        return rec
 
     def as_dict(self) -> dict[str, Any]:
         items = {k: dict(v, verdicts=[asdict(x) for x in self.verdicts if x.item == k]) for k, v in self.items.items()}
@@ -189,6 +253,75 @@ class Metrics:
         if stray:
             raise ValueError(f"verdicts recorded for items without a status: {sorted(stray)}")
         return atomic_write_json(self.path, self.as_dict())
+
+
+def item_status(record: dict[str, Any], inventory_item: dict[str, Any]) -> str:
+    """The scoreboard status of an item, derived from what its page recorded (:meth:`Metrics.item`).
+
+    *failed* if its page stopped with an error; *needs data* if the data it needs is absent; *stand-in*
+    if it ran on another data set than the paper's; *partial* on the paper's data but at a smaller scale
+    than the paper's (any count below the paper's) or with a documented gap; else *reproduced*.
+    """
+    if record.get("failed"):
+        return "failed"
+    if record.get("needs_data"):
+        return "needs data"
+    wanted = inventory_item.get("data", "")
+    if record.get("data") != wanted:
+        return "stand-in"
+    smaller = any(s["ours"] < s["paper"] for s in (record.get("scale") or {}).values())
+    if smaller or record.get("gaps"):
+        return "partial"
+    return "reproduced"
+
+
+def _scale_text(scale: dict[str, Any]) -> str:
+    return "; ".join(f"{k} {v['ours']:g}/{v['paper']:g}" for k, v in scale.items())
+
+
+def scoreboard_rows(metrics: Iterable[dict[str, Any]], profile: str, skip: str = "book/scoreboard") -> list[dict[str, Any]]:
+    """One row per inventory item, its status derived from the pages' metrics at ``profile``.
+
+    ``metrics`` are the pages' ``metrics.json`` contents. A failed page (written by the notebook runner)
+    marks every item its source names as *failed*. Raises if a metrics file is from another profile or
+    two pages claim one item.
+    """
+    claimed: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        if m.get("notebook") == skip:
+            continue
+        if m.get("profile") != profile:
+            raise ValueError(f"metrics of {m.get('notebook')} are from profile {m.get('profile')!r}, not {profile!r}")
+        if m.get("failed"):
+            for item_id in m["failed"].get("items", []):
+                claimed[item_id] = {"failed": True, "page": m["notebook"], "data": "", "scale": {}, "verdicts": [],
+                                    "note": f"page failed: {m['failed'].get('error', '')}"}
+            continue
+        for item_id, info in m.get("items", {}).items():
+            if item_id in claimed:
+                raise ValueError(f"{item_id} is claimed by two pages: {claimed[item_id]['page']} and {m['notebook']}")
+            claimed[item_id] = dict(info, page=m["notebook"])
+    rows = []
+    for it in inventory():
+        c = claimed.get(it["id"])
+        verdicts = (c or {}).get("verdicts", [])
+        status = item_status(c, it) if c else "not started"
+        label = " (stand-in)" if status == "stand-in" else ""
+        rows.append({
+            "id": it["id"],
+            "paper": it["paper"],
+            "item": it["item"],
+            "status": status,
+            "data": c.get("data", "") if c else it.get("data", ""),
+            "scale (ours/paper)": _scale_text(c.get("scale") or {}) if c else "",
+            "gaps": "; ".join(c.get("gaps", [])) if c else "",
+            "verdict": "; ".join(f"{v['claim']}: {OUTCOMES[v['holds']]}{label}" for v in verdicts),
+            "holds": sum(v["holds"] is True for v in verdicts),
+            "fails": sum(v["holds"] is False for v in verdicts),
+            "undecided": sum(v["holds"] is None for v in verdicts),
+            "page": c["page"] if c else "",
+        })
+    return rows
 
 
 def load_metrics(directory: os.PathLike | str) -> list[dict[str, Any]]:

@@ -1,17 +1,44 @@
 """Confidence intervals and tests for the numbers the pages report (error rates, attack success, transfer rates,
-comparisons of two samples)."""
+comparisons of two samples), and the three-valued decisions that turn them into verdicts.
+
+A :class:`Decision` is what a page hands to :meth:`nngeom.report.Metrics.claim`: ``holds`` is True (the
+claim holds in our numbers), False (our numbers contradict it) or None (undecided: the sample cannot tell),
+with the test that decided it, the effect size and its interval. Every decision function here can come out
+each of the three ways; "no difference" claims use an equivalence test with a stated margin
+(:func:`equivalent`, TOST), never a failed significance test.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from scipy.stats import norm
 from torch import Tensor
 
-__all__ = ["wilson_interval", "rate", "paired_difference", "smaller", "verdict", "ks_distance"]
+__all__ = [
+    "wilson_interval",
+    "rate",
+    "paired_difference",
+    "smaller",
+    "log_p_min",
+    "verdict",
+    "ks_distance",
+    "Decision",
+    "exact",
+    "compare_samples",
+    "interval_below",
+    "interval_above",
+    "equivalent",
+    "rate_at_least",
+    "rate_below",
+    "all_of",
+    "any_of",
+    "fraction_of",
+]
 
 
 def _z(confidence: float) -> float:
@@ -82,7 +109,16 @@ def smaller(a, b) -> dict[str, float]:
         return {"median_a": float("nan"), "median_b": float("nan"), "p": float("nan"), "p_min": float("nan")}
     p = float(mannwhitneyu(a, b, alternative="less").pvalue)
     return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p,
-            "p_min": 1.0 / math.comb(len(a) + len(b), len(a))}
+            "p_min": math.exp(log_p_min(len(a), len(b)))}
+
+
+def log_p_min(n_a: int, n_b: int) -> float:
+    """``log(1 / C(n_a + n_b, n_a))``: the log of the smallest one-sided Mann-Whitney p that samples of
+    these sizes allow (every ``a`` below every ``b``). Computed with log-gamma: the binomial coefficient
+    itself overflows a float once both samples hold about 500 values."""
+    if n_a < 0 or n_b < 0:
+        raise ValueError(f"sample sizes must be >= 0, got {n_a} and {n_b}")
+    return -(math.lgamma(n_a + n_b + 1) - math.lgamma(n_a + 1) - math.lgamma(n_b + 1))
 
 
 def verdict(*tests: dict, alpha: float = 0.05) -> Optional[bool]:
@@ -101,3 +137,183 @@ def ks_distance(a, b) -> float:
     if len(a) == 0 or len(b) == 0:
         return float("nan")
     return float(ks_2samp(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).statistic)
+
+
+# --- three-valued decisions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A claim decided from the numbers: ``holds`` is True, False, or None (undecided).
+
+    ``test`` names the test and its level, ``effect`` the estimate it was read from (with ``low``,
+    ``high`` its interval where there is one, NaN otherwise), ``p`` the p-value where the test has one,
+    and ``criterion`` the rule that turns them into the verdict, in words.
+    """
+
+    holds: Optional[bool]
+    test: str
+    effect: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    p: float = math.nan
+    criterion: str = ""
+
+    @property
+    def outcome(self) -> str:
+        return {True: "holds", False: "does not hold", None: "undecided"}[self.holds]
+
+    def summary(self) -> str:
+        """``effect [low, high], p = ..; test`` in one line, for a page's evidence column."""
+        parts = []
+        if math.isfinite(self.effect):
+            parts.append(f"effect {self.effect:.4g}")
+        if math.isfinite(self.low) or math.isfinite(self.high):
+            parts.append(f"interval [{self.low:.4g}, {self.high:.4g}]")
+        if math.isfinite(self.p):
+            parts.append(f"p = {self.p:.3g}")
+        parts.append(self.test)
+        return "; ".join(parts)
+
+
+def exact(holds: bool, test: str, effect: float = math.nan, criterion: str = "") -> Decision:
+    """A deterministic check (a computed error against a tolerance, a count against a bound): no sampling
+    error to weigh, so it either holds or it does not."""
+    if not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"holds must be a bool computed from the numbers, got {type(holds).__name__}")
+    return Decision(bool(holds), test, effect=float(effect), criterion=criterion)
+
+
+def _hodges_lehmann(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """Median of the pairwise differences ``a_i - b_j`` and its distribution-free interval (from the
+    normal approximation to the Mann-Whitney statistic)."""
+    d = np.sort((a[:, None] - b[None, :]).ravel())
+    m, n = len(a), len(b)
+    z = _z(confidence)
+    k = int(math.floor(m * n / 2 - z * math.sqrt(m * n * (m + n + 1) / 12)))
+    if k < 0:
+        return float(np.median(d)), -math.inf, math.inf
+    return float(np.median(d)), float(d[k]), float(d[len(d) - 1 - k])
+
+
+def compare_samples(a, b, claim: str = "less", alpha: float = 0.05, margin: Optional[float] = None) -> Decision:
+    """Does sample ``a`` tend to lie below (``claim="less"``) or above (``"greater"``) sample ``b``?
+
+    One-sided Mann-Whitney U tests both ways at level ``alpha``: the claim holds if the test in its
+    direction is significant, does not hold if the test in the opposite direction is, and is undecided
+    otherwise (in particular where the sample sizes cannot reach ``alpha`` at all). With ``margin`` a
+    sample that shows no shift — the Hodges-Lehmann shift's interval inside ``(-margin, margin)`` — also
+    counts against the claim. The effect is the Hodges-Lehmann shift ``a - b`` with its interval.
+    """
+    from scipy.stats import mannwhitneyu
+
+    if claim not in ("less", "greater"):
+        raise ValueError(f"parameter 'claim' must be 'less' or 'greater', got {claim!r}")
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    test = f"one-sided Mann-Whitney U both ways, alpha {alpha:g} (n = {len(a)} vs {len(b)})"
+    if len(a) == 0 or len(b) == 0:
+        return Decision(None, test, criterion="an empty sample decides nothing")
+    other = "greater" if claim == "less" else "less"
+    p_claim = float(mannwhitneyu(a, b, alternative=claim).pvalue)
+    p_other = float(mannwhitneyu(a, b, alternative=other).pvalue)
+    shift, low, high = _hodges_lehmann(a, b, 1 - 2 * alpha) if len(a) * len(b) <= 4_000_000 else (
+        float(np.median(a) - np.median(b)), math.nan, math.nan)
+    word = "below" if claim == "less" else "above"
+    criterion = f"holds if a lies significantly {word} b, does not hold if significantly on the other side"
+    if p_claim < alpha:
+        holds: Optional[bool] = True
+    elif p_other < alpha:
+        holds = False
+    elif margin is not None and -margin < low and high < margin:
+        holds = False
+    else:
+        holds = None
+    if margin is not None:
+        criterion += f" or if the shift's {100 * (1 - 2 * alpha):g} % interval lies inside +-{margin:g}"
+    return Decision(holds, test, effect=shift, low=low, high=high, p=p_claim, criterion=criterion)
+
+
+def interval_below(estimate: float, low: float, high: float, threshold: float, test: str) -> Decision:
+    """Claim "the quantity is below ``threshold``" read from an interval: holds if the whole interval is
+    below it, does not hold if the whole interval is at or above it, undecided if it straddles."""
+    holds = True if high < threshold else (False if low >= threshold else None)
+    return Decision(holds, test, effect=float(estimate), low=float(low), high=float(high),
+                    criterion=f"holds if the interval lies below {threshold:g}, fails if it lies at or above it")
+
+
+def interval_above(estimate: float, low: float, high: float, threshold: float, test: str) -> Decision:
+    """Claim "the quantity is above ``threshold``": the mirror of :func:`interval_below`."""
+    holds = True if low > threshold else (False if high <= threshold else None)
+    return Decision(holds, test, effect=float(estimate), low=float(low), high=float(high),
+                    criterion=f"holds if the interval lies above {threshold:g}, fails if it lies at or below it")
+
+
+def equivalent(estimate: float, low: float, high: float, margin: float, test: str) -> Decision:
+    """Claim "no difference (within ``margin``)", by two one-sided tests (TOST).
+
+    ``low, high`` must be a ``1 - 2 alpha`` interval (a 90 % interval for TOST at 5 %). Holds if the
+    interval lies inside ``(-margin, margin)``, does not hold if it lies wholly outside it (the
+    difference is larger than the margin), undecided otherwise — in particular when the sample is
+    too small to rule out either.
+    """
+    if not margin > 0:
+        raise ValueError(f"parameter 'margin' must be > 0, got {margin!r}")
+    if -margin < low and high < margin:
+        holds: Optional[bool] = True
+    elif low >= margin or high <= -margin:
+        holds = False
+    else:
+        holds = None
+    return Decision(holds, f"equivalence (TOST), margin +-{margin:g}; {test}", effect=float(estimate),
+                    low=float(low), high=float(high),
+                    criterion=f"holds if the interval lies inside +-{margin:g}, fails if it lies outside")
+
+
+def rate_at_least(k: int, n: int, threshold: float, confidence: float = 0.95) -> Decision:
+    """Claim "the rate ``k / n`` is at least ``threshold``": Wilson interval wholly at or above (holds),
+    wholly below (does not hold), or straddling (undecided)."""
+    low, high = wilson_interval(k, n, confidence)
+    test = f"Wilson {100 * confidence:g} % interval of {k}/{n}"
+    holds = None if n == 0 else (True if low >= threshold else (False if high < threshold else None))
+    return Decision(holds, test, effect=k / n if n else math.nan, low=low, high=high,
+                    criterion=f"holds if the interval lies at or above {threshold:g}, fails if below")
+
+
+def rate_below(k: int, n: int, threshold: float, confidence: float = 0.95) -> Decision:
+    """Claim "the rate ``k / n`` is below ``threshold``": the mirror of :func:`rate_at_least`."""
+    low, high = wilson_interval(k, n, confidence)
+    test = f"Wilson {100 * confidence:g} % interval of {k}/{n}"
+    holds = None if n == 0 else (True if high < threshold else (False if low >= threshold else None))
+    return Decision(holds, test, effect=k / n if n else math.nan, low=low, high=high,
+                    criterion=f"holds if the interval lies below {threshold:g}, fails if at or above")
+
+
+def fraction_of(decisions: Sequence[Decision], at_least: float, name: str = "cases") -> Decision:
+    """Claim "it holds in at least a share ``at_least`` of the cases": holds if enough cases hold even
+    were every undecided one to fail, fails if too few could hold even were every undecided one to
+    hold, undecided in between."""
+    n = len(decisions)
+    yes = sum(d.holds is True for d in decisions)
+    maybe = sum(d.holds is None for d in decisions)
+    need = math.ceil(at_least * n - 1e-12)
+    holds = True if yes >= need else (False if yes + maybe < need else None)
+    return Decision(holds, f"{yes} of {n} {name} hold, {maybe} undecided; need {need}", effect=yes / n if n else math.nan,
+                    criterion=f"holds if at least {100 * at_least:g} % of the {name} hold")
+
+
+def all_of(decisions: Iterable[Decision], name: str = "cases") -> Decision:
+    """All must hold: False if any fails, None if any is undecided (and none fails), else True."""
+    ds = list(decisions)
+    outcome = [d.holds for d in ds]
+    holds = False if False in outcome else (None if None in outcome or not ds else True)
+    return Decision(holds, f"all {len(ds)} {name}: " + "; ".join(d.outcome for d in ds),
+                    criterion=f"holds if every one of the {name} holds")
+
+
+def any_of(decisions: Iterable[Decision], name: str = "cases") -> Decision:
+    """At least one must hold: True if any holds, None if any is undecided (and none holds), else False."""
+    ds = list(decisions)
+    outcome = [d.holds for d in ds]
+    holds = True if True in outcome else (None if None in outcome or not ds else False)
+    return Decision(holds, f"any of {len(ds)} {name}: " + "; ".join(d.outcome for d in ds),
+                    criterion=f"holds if at least one of the {name} holds")
