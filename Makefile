@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nngeom-installed
 
-.PHONY: book test data venv clean bench
+.PHONY: book test data venv clean bench mutations
 
 # The venv is (re)installed when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -35,6 +35,11 @@ test: data
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Mutation check (not part of make test): applies targeted bugs to the core algorithms in a copy of the
+# tree and runs the tests that should catch each one; see tests/README.md for the table.
+mutations: data
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tests/mutations.py --markdown _build/mutations.md
 
 clean:
 	rm -rf _build .snakemake

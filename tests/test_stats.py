@@ -1,4 +1,18 @@
+"""The statistics that decide verdicts: hand-computed cases, and the sample sizes of every profile.
 
+The default and paper profiles compare samples of 100 to 1,800 values (ANX-F10: 1,800 adversarial vs 1,800
+natural persistences; LRG: 1,000 test points per net) and rates over up to 10,000 test images; smoke never
+reaches those sizes, so each helper is run here at them (``stats.smaller`` once overflowed a float at about
+500 values per sample and stopped the default build).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nngeom import stats
 
 def test_smaller_and_ks_distance():
     import numpy as np
@@ -14,10 +28,131 @@ def test_smaller_and_ks_distance():
     assert np.isnan(smaller([], b)["p"])
     # two against two, every a below every b: the best p the sizes allow, 1 / C(4, 2), and no better
     tiny = smaller([1.0, 2.0], [3.0, 4.0])
-    assert tiny["p_min"] == 1 / 6 and abs(tiny["p"] - tiny["p_min"]) < 1e-12
+    assert abs(tiny["p_min"] - 1 / 6) < 1e-12 and abs(tiny["p"] - tiny["p_min"]) < 1e-12
     assert smaller(a, b)["p_min"] < 1e-100
     from nngeom.stats import verdict
 
     assert verdict(out) is True and verdict(smaller(b, a)) is False
     assert verdict(tiny) is None  # two against two can never reach p < 0.05
     assert verdict(tiny, smaller(b, a)) is False and verdict(tiny, out) is None
+
+
+def test_log_p_min_hand_cases_and_no_overflow():
+    assert stats.log_p_min(2, 2) == pytest.approx(math.log(1 / 6))
+    assert stats.log_p_min(3, 5) == pytest.approx(-math.log(56))
+    assert stats.log_p_min(0, 7) == 0.0
+    # C(1000, 500) is about 2.7e299, C(3600, 1800) overflows a float: both fine in log space
+    assert stats.log_p_min(500, 500) == pytest.approx(-(math.lgamma(1001) - 2 * math.lgamma(501)))
+    assert math.isfinite(stats.log_p_min(1800, 1800)) and stats.log_p_min(1800, 1800) < -2000
+    with pytest.raises(ValueError):
+        stats.log_p_min(-1, 3)
+
+
+@pytest.mark.parametrize("n", [10, 100, 500, 1000, 1800, 10_000])
+def test_smaller_and_verdict_at_every_profiles_sample_size(n):
+    g = np.random.default_rng(n)
+    a, b = g.normal(0, 1, n), g.normal(0.5, 1, n)
+    out = stats.smaller(a, b)
+    assert 0 <= out["p_min"] <= out["p"] <= 1
+    assert all(math.isfinite(out[k]) for k in ("median_a", "median_b", "p", "p_min"))
+    if n >= 100:
+        assert stats.verdict(out) is True and stats.verdict(stats.smaller(b, a)) is False
+
+
+def test_compare_samples_hand_case():
+    a, b = [1, 2, 3, 4, 5], [6, 7, 8, 9, 10]
+    d = stats.compare_samples(a, b, "less")
+    # every a below every b: the exact one-sided p is 1 / C(10, 5) = 1 / 252
+    assert d.holds is True and d.p == pytest.approx(1 / 252)
+    assert d.effect == -5.0  # median of the 25 differences a_i - b_j, which run -9 .. -1
+    assert stats.compare_samples(a, b, "greater").holds is False
+    assert stats.compare_samples(b, a, "less").holds is False
+    # two against two can never reach 5 %: undecided, not "does not hold"
+    assert stats.compare_samples([1, 2], [3, 4]).holds is None
+    assert stats.compare_samples([], [1, 2]).holds is None
+    with pytest.raises(ValueError, match="claim"):
+        stats.compare_samples(a, b, "smaller")
+
+
+@pytest.mark.parametrize("n", [100, 1000, 1800])
+def test_compare_samples_three_ways_at_large_sizes(n):
+    g = np.random.default_rng(1)
+    a, b = g.normal(0, 1, n), g.normal(0.5, 1, n)
+    assert stats.compare_samples(a, b).holds is True
+    assert stats.compare_samples(b, a).holds is False
+    # one sample against itself reshuffled: no shift, so a margin makes "a below b" fail
+    same = stats.compare_samples(a, g.permutation(a), margin=0.5)
+    assert same.holds is False and -0.5 < same.low <= same.effect <= same.high < 0.5
+    assert stats.compare_samples(a, g.permutation(a)).holds is None  # without a margin: undecided
+    # the Hodges-Lehmann interval contains the true shift
+    d = stats.compare_samples(a, b)
+    assert d.low < -0.5 + 0.25 and d.high > -0.5 - 0.25
+
+
+def test_wilson_interval_hand_cases_and_large_n():
+    assert stats.wilson_interval(0, 10) == (0.0, pytest.approx(1.959964 ** 2 / (10 + 1.959964 ** 2), rel=1e-6))
+    low, high = stats.wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+    low, high = stats.wilson_interval(500_000, 1_000_000)
+    assert high - low == pytest.approx(2 * 1.959964 * 0.0005, rel=1e-3)
+    assert stats.wilson_interval(10_000, 10_000)[1] == 1.0
+    assert all(math.isnan(x) for x in stats.wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        stats.wilson_interval(3, 2)
+
+
+def test_paired_difference_hand_case_and_large_n():
+    d = stats.paired_difference(torch.tensor([1, 1, 0, 0]), torch.tensor([0, 0, 0, 0]))
+    se = math.sqrt(1 / 3) / 2  # sample sd of (1, 1, 0, 0) is sqrt(1/3)
+    assert d["difference"] == 0.5 and d["high"] - 0.5 == pytest.approx(1.959964 * se, rel=1e-5)
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(100_000, generator=g) < 0.03
+    b = torch.rand(100_000, generator=g) < 0.03
+    big = stats.paired_difference(a, b)
+    assert big["low"] < 0 < big["high"] and big["high"] - big["low"] < 0.005
+    narrow = stats.paired_difference(a, b, confidence=0.90)
+    assert narrow["high"] - narrow["low"] < big["high"] - big["low"]
+
+
+def test_interval_and_equivalence_decisions():
+    assert stats.interval_below(-1, -2, -0.5, 0, "t").holds is True
+    assert stats.interval_below(1, 0, 2, 0, "t").holds is False
+    assert stats.interval_below(0, -1, 1, 0, "t").holds is None
+    assert stats.interval_above(1, 0.5, 2, 0, "t").holds is True
+    assert stats.interval_above(0, -1, 1, 0, "t").holds is None
+    assert stats.equivalent(0.01, -0.05, 0.07, 0.1, "t").holds is True
+    assert stats.equivalent(0.5, 0.2, 0.8, 0.1, "t").holds is False
+    assert stats.equivalent(0.05, -0.05, 0.15, 0.1, "t").holds is None  # too wide to tell
+    with pytest.raises(ValueError, match="margin"):
+        stats.equivalent(0, -1, 1, 0, "t")
+
+
+def test_rates_against_a_threshold():
+    assert stats.rate_at_least(95, 100, 0.8).holds is True
+    assert stats.rate_at_least(50, 100, 0.8).holds is False
+    assert stats.rate_at_least(4, 5, 0.8).holds is None  # 5 cases cannot tell 80 % from 50 %
+    assert stats.rate_below(1, 1000, 0.01).holds is True
+    assert stats.rate_below(3, 10, 0.01).holds is False
+    assert stats.rate_at_least(0, 0, 0.5).holds is None
+
+
+def test_combining_decisions():
+    t, f, u = (stats.exact(True, "t"), stats.exact(False, "f"), stats.Decision(None, "u"))
+    assert stats.all_of([t, t]).holds is True and stats.all_of([t, u]).holds is None
+    assert stats.all_of([u, f]).holds is False and stats.all_of([]).holds is None
+    assert stats.any_of([f, t]).holds is True and stats.any_of([f, u]).holds is None
+    assert stats.any_of([f, f]).holds is False
+    five = [t, t, t, u, f]
+    assert stats.fraction_of(five, 0.6).holds is True  # 3 of 5 hold already
+    assert stats.fraction_of(five, 0.8).holds is None  # 4 needed: the undecided one could make it
+    assert stats.fraction_of(five, 1.0).holds is False
+    with pytest.raises(TypeError):
+        stats.exact(1, "t")
+    assert "p = " in stats.compare_samples([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).summary()
+
+
+def test_ks_distance_at_large_sizes():
+    g = np.random.default_rng(2)
+    a, b = g.normal(0, 1, 100_000), g.normal(1, 1, 100_000)
+    assert stats.ks_distance(a, b) == pytest.approx(0.3829, abs=0.01)  # 2 Phi(1/2) - 1
+    assert math.isnan(stats.ks_distance([], b))
