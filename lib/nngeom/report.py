@@ -1,14 +1,17 @@
 """Paper-vs-here tables, computed verdicts, and each notebook's ``metrics.json``.
 
 The papers' numbers live in ``nngeom/reference/<PAPER>.yaml`` keyed by inventory id (``ANX-F8``), with
-the claims each item supports. A notebook computes its own numbers, decides each claim with an explicit
-comparison (``holds = bool(...)``), and records everything in a :class:`Metrics` object, which
+the claims each item supports and the counts (``scale``) the paper ran it at. A notebook computes its own
+numbers, decides each claim with a test from :mod:`nngeom.stats` (three outcomes: holds, does not hold,
+undecided) or, for a deterministic check, a computed bool, records for each item the data set, its scale
+and its gaps, and keeps everything in a :class:`Metrics` object, which
 
 * glues every value for the page's prose (myst-nb ``glue``), and
 * writes ``metrics.json`` (atomically) for the regression tests and the scoreboard.
 
-A verdict is never typed by hand: :meth:`Metrics.claim` takes the boolean the notebook computed and the
-numbers it was computed from.
+A verdict is never typed by hand: :meth:`Metrics.claim` takes the decision the notebook computed and the
+numbers it was computed from. An item's status is never typed either: :func:`item_status` derives it from
+what the page recorded, and :func:`scoreboard_rows` builds the scoreboard from every page's metrics.
 """
 
 from __future__ import annotations
