@@ -214,3 +214,28 @@ def test_class_margin_agrees_with_brute_force_sampling():
                 outcomes.add(seen)
             assert torch.all(reg.slack(torch.tensor(z).view(1, -1).expand(len(reg), -1))[i] >= -1e-8)
     assert checked >= 16 and outcomes == {True, False}  # both answers occur among the cases checked
+
+
+def test_interior_point_with_binding_upper_bounds_matches_cvxpy_and_highs():
+    """Per-coordinate bounds with an upper bound active at the optimum (the QP above meets only rows and
+    lower bounds): a QP against cvxpy, an LP (no Hessian) against scipy's HiGHS."""
+    A, b, _, _, x0 = _region(7, m=40, d=6)
+    n = np.linalg.norm(A, axis=1)
+    lo = np.minimum([-1.0, -1.0, -0.9, -1.0, -1.0, -0.9], x0)
+    hi = np.maximum([1.0, 0.6, 1.0, 0.9, 1.0, 1.0], x0 + 0.05)  # x0 strictly below every upper bound
+    target = x0 + np.array([0.0, 2.0, -2.0, 2.0, 0.0, 2.0])
+
+    def F(x):
+        r = x - target
+        return float(r @ r), 2 * r, 2 * np.eye(6)
+
+    x, info = minimize_convex(F, A / n[:, None], b / n, lo, hi, x0)
+    v = cp.Variable(6)
+    cp.Problem(cp.Minimize(cp.sum_squares(v - target)), [A @ v + b >= 0, v >= lo, v <= hi]).solve(solver=cp.CLARABEL)
+    assert info["converged"] and np.abs(x - v.value).max() < 1e-6
+    assert (np.abs(v.value - hi) < 1e-7).any()  # an upper bound binds
+    cost = np.array([-1.0, -2.0, 0.5, -0.3, -1.0, 0.2])
+    x, info = minimize_convex(lambda x: (float(cost @ x), cost, None), A / n[:, None], b / n, lo, hi, x0)
+    res = linprog(cost, A_ub=-A, b_ub=b, bounds=list(zip(lo, hi)), method="highs")
+    assert res.status == 0 and (np.abs(res.x - hi) < 1e-9).any()
+    assert info["converged"] and abs(float(cost @ x) - res.fun) < 1e-7 and np.abs(x - res.x).max() < 1e-6
