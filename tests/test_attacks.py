@@ -157,3 +157,26 @@ def test_bad_arguments_are_named(mlp_model, mnist_small):
     with pytest.raises(ValueError, match="name"):
         make("deepfool", mlp_model)
     assert isinstance(make("R+FGSM", mlp_model), RFGSM) and isinstance(make("igsm", mlp_model), BIM)
+
+
+def test_transfer_matrix_counts_only_the_successful_adversarials():
+    # an adversarial set by hand: half of the attacks failed (their image is still classified as the true
+    # class on the source); a transfer row must hold the successful ones only
+    from nngeom.stats import wilson_interval
+    from nngeom.transfer import AdversarialSet, transfer_matrix
+
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(3, 4))
+        model.bias.zero_()
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    success = torch.tensor([True, False] * 4)
+    shown = torch.where(success, (y + 1) % 3, y)  # what the source model says of each x_adv
+    x_adv = nn.functional.one_hot(shown, 4).float()
+    s = AdversarialSet("src", torch.arange(8), torch.zeros(8, 4), y, (y + 1) % 3, x_adv, success, 0.0)
+    df = transfer_matrix({"src": s}, {"m": model}, rows={"clean": (nn.functional.one_hot(y, 4).float(), y)})
+    adv = df[df["set"] == "src"].iloc[0]
+    assert adv["n"] == 4 and adv["rate"] == 1.0
+    assert (adv["low"], adv["high"]) == pytest.approx(wilson_interval(4, 4))
+    clean = df[df["set"] == "clean"].iloc[0]
+    assert clean["n"] == 8 and clean["rate"] == 0.0

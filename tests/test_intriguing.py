@@ -235,3 +235,19 @@ def test_lrg_zoo_entry_trains_with_early_stopping_on_inputs_in_minus_one_one(tmp
     assert meta["spec"]["value_range"] == [-1.0, 1.0] and meta["n_train"] == 2000
     assert all("val_accuracy" in h for h in meta["history"]) and meta["test_accuracy"] > 0.5
     assert any(isinstance(x, nn.BatchNorm1d) for x in m)
+
+
+def test_sign_test_has_three_outcomes_and_needs_enough_items():
+    import torch
+
+    from nngeom.transfer import sign_test
+
+    ones, zeros = torch.ones(40, dtype=torch.bool), torch.zeros(40, dtype=torch.bool)
+    assert sign_test(ones, zeros).holds is True          # 40 of 40 discordant items the claimed way
+    assert sign_test(zeros, ones).holds is False         # 40 of 40 the other way
+    assert sign_test(ones[:4], zeros[:4]).holds is None  # 4 of 4 cannot reach 95 % (exact lower bound 0.40)
+    assert sign_test(ones, ones).holds is None           # all ties: nothing to decide
+    mixed = sign_test(torch.tensor([1.0, 0.5, 0.0, 1.0]), torch.tensor([0.0, 0.5, 1.0, 0.0]))
+    assert mixed.effect == pytest.approx(2 / 3) and mixed.holds is None
+    with pytest.raises(ValueError, match="one shape"):
+        sign_test(ones, zeros[:3])

@@ -140,3 +140,41 @@ def test_parameter_interpolation_slope_matches_the_loss_curve():
     assert torch.allclose(slope, path.projection[1:-1] * path.distance, rtol=0.05, atol=1e-3)
     with pytest.raises(ValueError, match="architecture"):
         parameter_interpolation(start, _net(hidden=5), x, y, t, loss="bce", progress=False)
+    each = parameter_interpolation(start, end, x, y, t[:5], loss="bce", progress=False, per_sample=True)
+    assert each.per_sample_loss.shape == (5, len(x)) and each.per_sample_correct.shape == (5, len(x))
+    assert torch.allclose(each.per_sample_loss.mean(1), each.loss, atol=1e-12)
+    assert torch.allclose(each.per_sample_correct.double().mean(1), each.accuracy, atol=1e-12)
+    assert path.per_sample_loss is None
+
+
+def test_self_kernel_matches_jacobians_and_gives_a_distance():
+    from nngeom.kernels import _gauss_legendre, _shared_jacobians, self_kernel
+
+    x, y = _gaussians()
+    y3 = torch.randint(0, 3, (len(x),), generator=torch.Generator().manual_seed(2))
+    traj = train_full_batch(_net(3), x, y3, loss="cross_entropy", lr=5e-2, steps=15, progress=False)
+    q = _queries(6)
+    # training convention: sum_s ||J(x; w_s)||_F^2
+    start = sum(float(0) + _shared_jacobians(traj, traj.weights[s], q).pow(2).sum((1, 2)) for s in range(traj.steps))
+    assert torch.allclose(self_kernel(traj, q, at_start=True), start, rtol=1e-10)
+    # queries: the integral over each step, from the Jacobians themselves on the pieces between kinks
+    # (split at every hidden unit's sign change) with a 5-point Gauss rule per piece
+    tg, wg = (torch.from_numpy(a) for a in _gauss_legendre(5))
+    ref = torch.zeros(len(q), dtype=torch.float64)
+    for s in range(traj.steps):
+        w0, w1 = traj.unflatten(traj.weights[s]), traj.unflatten(traj.weights[s + 1])
+        dw = traj.weights[s + 1] - traj.weights[s]
+        for j in range(len(q)):
+            z0, z1 = q[j] @ w0["0.weight"].T + w0["0.bias"], q[j] @ w1["0.weight"].T + w1["0.bias"]
+            cross = (z0 > 0) != (z1 > 0)
+            edges = torch.sort(torch.cat([torch.tensor([0.0, 1.0], dtype=torch.float64), (z0 / (z0 - z1))[cross]])).values
+            for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist()):
+                for tn, wn in zip(tg.tolist(), wg.tolist()):
+                    J = _shared_jacobians(traj, traj.weights[s] + (lo + tn * (hi - lo)) * dw, q[j:j + 1])
+                    ref[j] += wn * (hi - lo) * J.pow(2).sum()
+    got = self_kernel(traj, q)
+    assert torch.allclose(got, ref, rtol=1e-10)
+    # the kernel-induced distance to the training points is a sum of squares: never negative
+    rep = path_kernel(traj, q, rule="exact", kernel=True, progress=False)
+    d2 = got[:, None] - 2 * rep.kernel + self_kernel(traj, traj.x, at_start=True)[None]
+    assert float(d2.min()) > -1e-9 * float(d2.abs().max())

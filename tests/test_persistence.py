@@ -12,6 +12,7 @@ from torch import nn
 from nngeom.persistence import (
     _first_layer_sampler,
     class_frequencies,
+    first_sigma_below,
     persistence_along_path,
     persistence,
     predict,
@@ -50,6 +51,56 @@ def test_closed_form_matches_thesis_value():
     for k in (1, 2, 5, 13):
         s = wedge_persistence(1.0, k, 0.8)
         assert wedge_stability(1.0, k, s) == pytest.approx(0.8, abs=1e-9)
+
+
+def test_figure8_closed_form_readings():
+    # Proposition 4.3 at d = 1, gamma = 0.7 (Figure 8): strictly decreasing in k, above the distance for one
+    # sheet (about 1.91), below it from k = 3 on (k = 2 gives 1.0196, just above)
+    values = [wedge_persistence(1.0, k, 0.7) for k in range(1, 21)]
+    assert all(b < a for a, b in zip(values, values[1:]))
+    assert values[0] == pytest.approx(1.91, abs=0.005)
+    assert values[1] == pytest.approx(1.0196, abs=1e-4) and values[1] > 1.0
+    assert values[2] < 1.0
+    # the closed form has no n in it; the exact wedge classifier in two dimensions gives the same stability
+    for n in (3, 50, 784):
+        model = wedge_classifier(n, 2)
+        x = torch.zeros(1, n)
+        x[:, :2] = 1.0
+        est = stability(model, x, values[1], n_samples=20000, generator=gen(n))
+        assert abs(est.item() - 0.7) < 4.5 * math.sqrt(0.21 / 20000)
+
+
+def test_matched_gaussian_norms_spread_sqrt_n_over_2_times_the_balls():
+    # Figure 19: with sigma = r / sqrt(n) the Gaussian norm has sd ~ sigma / sqrt(2), the ball's ~ r / n
+    from nngeom.sampling import sample_norms
+
+    n, r, m = 784, 7.0, 4000
+    ball = sample_norms("ball", m, n, r, generator=gen(0)).double()
+    gauss = sample_norms("gaussian", m, n, r / math.sqrt(n), generator=gen(1)).double()
+    ratio = float(gauss.std() / ball.std())
+    assert ratio == pytest.approx(math.sqrt(n / 2), rel=0.1)
+    assert float(gauss.mean()) == pytest.approx(r, rel=0.01)
+    # the ball's norm law: P[|y| <= t] = (t / r)^n, so its mean is r n / (n + 1)
+    assert float(ball.mean()) == pytest.approx(r * n / (n + 1), rel=1e-4)
+
+
+@pytest.mark.parametrize("fractions,level,expected", [
+    ([1.0, 0.9, 0.6, 0.4, 0.2], 0.5, 0.4),       # first below 0.5 is the fourth sigma
+    ([1.0, 0.9, 0.5, 0.4, 0.2], 0.5, 0.4),       # equal to the level is not below it
+    ([0.3, 0.9, 0.8, 0.7, 0.6], 0.5, 0.1),       # already below at the first sigma
+    ([1.0, 0.9, 0.8, 0.7, 0.6], 0.5, math.inf),  # never below
+    ([1.0, 0.4, 0.8, 0.3, 0.2], 0.5, 0.2),       # the first crossing counts, not a later one
+    ([1.0, 0.9, 0.8, 0.7, 0.6], 0.75, 0.4),      # another level
+])
+def test_first_sigma_below_hand_cases(fractions, level, expected):
+    sigmas = [0.1, 0.2, 0.3, 0.4, 0.5]
+    got = first_sigma_below(sigmas, torch.tensor(fractions), level=level)
+    assert got == pytest.approx(expected) if math.isfinite(expected) else got == math.inf
+
+
+def test_first_sigma_below_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        first_sigma_below([0.1, 0.2], torch.tensor([1.0, 0.5, 0.2]))
 
 
 def test_closed_form_infinite_when_gamma_below_limit():
@@ -252,3 +303,21 @@ def test_stability_of_a_linear_classifier_matches_the_half_space_formula(sample_
                     sample_first_layer=sample_first_layer)
     expected = torch.tensor(norm.cdf((margin / (sigma * float((w[1] - w[0]).norm()))).numpy()))
     assert torch.allclose(got.double(), expected, atol=4 * math.sqrt(0.25 / n))
+
+
+def test_first_layer_sampling_resolves_a_5_percent_noise_scale():
+    # the half-space formula again, sampled after the first layer with enough samples that a noise scale
+    # off by a few per cent (a stability off by about 0.01 here) is far outside the Monte-Carlo error
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 2))
+    x = torch.rand(4, 1, 28, 28)
+    w, b = model[1].weight.detach().double(), model[1].bias.detach().double()
+    dw = w[1] - w[0]
+    margin = x.flatten(1).double() @ dw + b[1] - b[0]
+    sigma = margin.abs() / float(dw.norm())  # distance to the boundary: a stability of Phi(1) ~ 0.84
+    n = 400_000
+    got = stability(model, x, sigma.float(), n_samples=n, generator=gen(7), classes=(margin > 0).long(),
+                    sample_first_layer=True).double()
+    expected = torch.tensor(norm.cdf((margin.abs() / (sigma * float(dw.norm()))).numpy()))
+    se = torch.sqrt(expected * (1 - expected) / n)
+    assert torch.all((got - expected).abs() < 4.5 * se), (got, expected, se)

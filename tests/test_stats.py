@@ -156,3 +156,11 @@ def test_ks_distance_at_large_sizes():
     a, b = g.normal(0, 1, 100_000), g.normal(1, 1, 100_000)
     assert stats.ks_distance(a, b) == pytest.approx(0.3829, abs=0.01)  # 2 Phi(1/2) - 1
     assert math.isnan(stats.ks_distance([], b))
+
+
+def test_non_inferiority():
+    assert stats.non_inferior(-0.001, -0.004, 0.002, 0.004, "t").holds is True  # within the margin
+    assert stats.non_inferior(0.003, 0.001, 0.005, 0.004, "t").holds is False  # significantly worse
+    assert stats.non_inferior(0.002, -0.001, 0.006, 0.004, "t").holds is None
+    with pytest.raises(ValueError, match="margin"):
+        stats.non_inferior(0, -1, 1, -0.1, "t")

@@ -49,7 +49,7 @@ from nngeom.io import atomic_path, atomic_write_json
 from nngeom.validation import check_choice, check_positive, check_positive_int
 
 __all__ = ["LOSSES", "RULES", "VARIANTS", "Trajectory", "PathKernel", "zero_last_layer", "train_full_batch",
-           "path_kernel", "kernel_matrix", "sample_loss", "InterpolationPath", "parameter_interpolation"]
+           "path_kernel", "kernel_matrix", "self_kernel", "sample_loss", "InterpolationPath", "parameter_interpolation"]
 
 LOSSES = ("bce", "cross_entropy", "mse")
 RULES = ("exact", "gauss", "uniform")
@@ -443,6 +443,51 @@ def path_kernel(traj: Trajectory, x: Tensor, *, rule: str = "exact", nodes: int 
     return PathKernel(contributions, kern, initial, final, b, rule, variant, used / max(1, traj.steps * Q), mismatch)
 
 
+def self_kernel(traj: Trajectory, x: Tensor, *, at_start: bool = False) -> Tensor:
+    """The kernel of each input with itself, summed over steps and traced over the outputs ([Q]).
+
+    ``at_start=False`` (an input outside the training set, eq. 14): ``sum_s int_0^1 ||J(x; w_s(t))||_F^2 dt``;
+    ``at_start=True`` (a training input, mapped through its gradient at ``w_s``): ``sum_s ||J(x; w_s)||_F^2``.
+    With :attr:`PathKernel.kernel` these give the kernel-induced distance
+    ``d(x, x_i)^2 = K(x, x) - 2 K(x, x_i) + K(x_i, x_i)``, which is ``sum_s int ||J(x; w_s(t)) - J(x_i; w_s)||_F^2 dt``
+    and so never negative. Only for one-hidden-layer ReLU nets (Linear, ReLU, Linear), where
+    ``||J||_F^2 = K (||h||^2 + 1) + (||x||^2 + 1) sum_j [z_j > 0] ||W2[:, j]||^2`` (h the hidden activations,
+    z their pre-activations; the ones for the biases) is piecewise quadratic in ``t`` with kinks where a
+    ``z_j`` changes sign, so two Gauss points per piece integrate it exactly.
+    """
+    wname, bname = _one_hidden_layer(traj)
+    mods = list(traj.model.children())
+    last = max(i for i, m in enumerate(mods) if isinstance(m, nn.Linear))
+    w2name, b2name = f"{last}.weight", f"{last}.bias"
+    dev = traj.weights.device
+    x = x.to(dev, traj.weights.dtype)
+    q = len(x)
+    flat = x.reshape(q, -1)
+    xnorm = (flat * flat).sum(1) + 1.0  # the first layer's weights and bias
+    out = torch.zeros(q, dtype=traj.weights.dtype, device=dev)
+    for s in range(traj.steps):
+        p0, p1 = traj.unflatten(traj.weights[s]), traj.unflatten(traj.weights[s + 1])
+        k_out = p0[w2name].shape[0]
+        b2 = 1.0 if b2name in p0 else 0.0
+        z0 = flat @ p0[wname].T + p0[bname]
+        if at_start:
+            rows, t, wt = torch.arange(q, device=dev), torch.zeros(q, device=dev, dtype=x.dtype), torch.ones(q, device=dev, dtype=x.dtype)
+            dz = torch.zeros_like(z0)
+        else:
+            rows, t, wt = (a.to(dev) for a in _nodes(traj, s, x, "exact", 2))
+            t, wt = t.to(x.dtype), wt.to(x.dtype)
+            dz = flat @ p1[wname].T + p1[bname] - z0
+        a = (p0[w2name] ** 2).sum(0)                                       # ||W2[:, j]||^2 at t = 0
+        d2 = p1[w2name] - p0[w2name]
+        bb, cc = 2 * (p0[w2name] * d2).sum(0), (d2 ** 2).sum(0)              # + t bb + t^2 cc along the step
+        z = z0[rows] + t[:, None] * dz[rows]
+        h = torch.relu(z)
+        col = a[None] + t[:, None] * bb[None] + (t ** 2)[:, None] * cc[None]
+        val = k_out * ((h * h).sum(1) + b2) + xnorm[rows] * ((z > 0).to(x.dtype) * col).sum(1)
+        out.index_add_(0, rows, wt * val)
+    return out
+
+
 def kernel_matrix(traj: Trajectory, x: Tensor, *, variant: str = "symmetric", nodes: int = 8,
                   progress: bool = True) -> Tensor:
     """The kernel matrix ``[n, n]`` of inputs ``x`` (none of them a training input), summed over steps
@@ -480,14 +525,18 @@ class InterpolationPath:
     weight_norm: Tensor
     projection: Tensor
     distance: float
+    per_sample_loss: Optional[Tensor] = None     # [len(t), n] with per_sample=True
+    per_sample_correct: Optional[Tensor] = None  # [len(t), n] bool with per_sample=True (classification losses)
 
 
 def parameter_interpolation(start: nn.Module, end: nn.Module, x: Tensor, y: Tensor, t: Sequence[float], *,
-                            loss: str = "cross_entropy", batch: int = 2048, progress: bool = True) -> InterpolationPath:
+                            loss: str = "cross_entropy", batch: int = 2048, progress: bool = True,
+                            per_sample: bool = False) -> InterpolationPath:
     """Evaluate the models on the straight line between the weights of ``start`` and ``end`` (the same
     architecture) on data ``x``, ``y``: accuracy (NaN for ``"mse"``), mean loss, weight norm and the projection of the
     aggregated loss gradient on the line's direction. Buffers (batch-norm statistics) are taken from
-    ``end``; both models are used in eval mode."""
+    ``end``; both models are used in eval mode. ``per_sample=True`` also keeps every input's loss and
+    whether it is classified correctly at every ``t`` (for intervals over the inputs)."""
     check_choice("loss", loss, LOSSES)
     names, shapes, w0 = _flat(start)
     names1, _, w1 = _flat(end)
@@ -500,20 +549,34 @@ def parameter_interpolation(start: nn.Module, end: nn.Module, x: Tensor, y: Tens
     unit = direction / max(distance, 1e-300)
     ts = torch.as_tensor(list(t), dtype=torch.float64)
     out = {k: [] for k in ("accuracy", "loss", "weight_norm", "projection")}
+    keep_loss, keep_correct = [], []
     for tn in tqdm(ts.tolist(), desc="parameter interpolation", disable=not progress, leave=False):
         w = (w0 + tn * direction).detach().requires_grad_(True)
         total, correct, n = 0.0, 0, len(x)
         g = torch.zeros_like(w)
+        row_loss, row_correct = [], []
         for xb, yb in zip(x.split(batch), y.split(batch)):
             o = traj.forward(w, xb.to(w.device, w.dtype))
-            li = sample_loss(loss, o, yb.to(w.device)).sum()
+            each = sample_loss(loss, o, yb.to(w.device))
+            li = each.sum()
             g += torch.autograd.grad(li, w)[0]
             total += float(li.detach())
+            if per_sample:
+                row_loss.append(each.detach().reshape(len(xb), -1).sum(1).double().cpu())
             if loss != "mse":
                 pred = (o[:, 0] > 0).long() if loss == "bce" else o.argmax(1)
-                correct += int((pred == yb.to(w.device).long()).sum())
+                hit = pred == yb.to(w.device).long()
+                correct += int(hit.sum())
+                if per_sample:
+                    row_correct.append(hit.cpu())
+        if per_sample:
+            keep_loss.append(torch.cat(row_loss))
+            if row_correct:
+                keep_correct.append(torch.cat(row_correct))
         out["accuracy"].append(correct / n if loss != "mse" else float("nan"))  # no classes under MSE
         out["loss"].append(total / n)
         out["weight_norm"].append(float(w.detach().norm()))
         out["projection"].append(float((g / n) @ unit))
-    return InterpolationPath(ts, *(torch.tensor(out[k], dtype=torch.float64) for k in out), distance)
+    return InterpolationPath(ts, *(torch.tensor(out[k], dtype=torch.float64) for k in out), distance,
+                             torch.stack(keep_loss) if keep_loss else None,
+                             torch.stack(keep_correct) if keep_correct else None)

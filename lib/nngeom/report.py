@@ -270,7 +270,8 @@ def item_status(record: dict[str, Any], inventory_item: dict[str, Any]) -> str:
     if record.get("needs_data"):
         return "needs data"
     wanted = inventory_item.get("data", "")
-    if record.get("data") != wanted:
+    # an item of no data set is a theoretical statement: checking it on any data is the paper's setting
+    if wanted != "none" and record.get("data") != wanted:
         return "stand-in"
     smaller = any(s["ours"] < s["paper"] for s in (record.get("scale") or {}).values())
     if smaller or record.get("gaps"):

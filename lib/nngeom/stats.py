@@ -33,6 +33,7 @@ __all__ = [
     "interval_below",
     "interval_above",
     "equivalent",
+    "non_inferior",
     "rate_at_least",
     "rate_below",
     "all_of",
@@ -267,6 +268,22 @@ def equivalent(estimate: float, low: float, high: float, margin: float, test: st
     return Decision(holds, f"equivalence (TOST), margin +-{margin:g}; {test}", effect=float(estimate),
                     low=float(low), high=float(high),
                     criterion=f"holds if the interval lies inside +-{margin:g}, fails if it lies outside")
+
+
+def non_inferior(estimate: float, low: float, high: float, margin: float, test: str) -> Decision:
+    """Claim "A is at least as good as B" for a difference ``A - B`` where lower is better (an error
+    rate), read from its interval with a non-inferiority ``margin``.
+
+    Fails if the interval lies wholly above 0 (A is significantly worse); holds if its upper end is
+    below ``margin`` (A is not worse by as much as the margin); undecided otherwise. Use it where the
+    paper's own gap is too small for the sample to resolve, so that a faithful reproduction passes.
+    """
+    if not margin > 0:
+        raise ValueError(f"parameter 'margin' must be > 0, got {margin!r}")
+    holds = False if low > 0 else (True if high < margin else None)
+    return Decision(holds, f"non-inferiority, margin {margin:g}; {test}", effect=float(estimate), low=float(low),
+                    high=float(high), criterion=f"holds if the interval's upper end is below {margin:g}, fails if "
+                    "the whole interval lies above 0, undecided otherwise")
 
 
 def rate_at_least(k: int, n: int, threshold: float, confidence: float = 0.95) -> Decision:

@@ -19,10 +19,10 @@ from torch import Tensor, nn
 from nngeom.attacks import LBFGS, correctly_classified, distortion
 from nngeom.experiments import random_other_targets
 from nngeom.models import output_width
-from nngeom.stats import rate
+from nngeom.stats import Decision, rate
 from nngeom.validation import check_positive_int
 
-__all__ = ["AdversarialSet", "lbfgs_adversarials", "matched_noise", "errors", "transfer_matrix"]
+__all__ = ["AdversarialSet", "lbfgs_adversarials", "matched_noise", "errors", "transfer_matrix", "sign_test"]
 
 
 @dataclass
@@ -117,3 +117,31 @@ def transfer_matrix(sets: Mapping[str, AdversarialSet], models: Mapping[str, nn.
                                                                         "high": float("nan"), "n": 0}
             records.append({"set": set_name, "model": model_name, **r})
     return pd.DataFrame(records)
+
+
+def sign_test(a: Tensor, b: Tensor, confidence: float = 0.95, what: str = "items") -> Decision:
+    """Claim "per item, ``a`` exceeds ``b`` more often than the reverse", by an exact sign test.
+
+    ``a`` and ``b`` hold one value per item (booleans such as "model errs on the adversarial" and "errs on
+    its original", or shares of models). Ties are dropped; of the ``n`` items that differ, ``k`` have
+    ``a > b``. The claim holds if the exact (Clopper-Pearson) interval of ``k / n`` lies above 1/2, does not
+    hold if it lies at or below 1/2, and is undecided otherwise; for two boolean outcomes this is the exact
+    McNemar test. Unlike a normal interval of the mean difference it does not turn four agreeing items
+    into certainty.
+    """
+    from scipy.stats import binomtest
+
+    a, b = a.reshape(-1).double(), b.reshape(-1).double()
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    up, down = int((a > b).sum()), int((a < b).sum())
+    n = up + down
+    test = f"exact sign test, {100 * confidence:g} % Clopper-Pearson interval of {up}/{n} {what} with a > b (ties dropped)"
+    criterion = "holds if the interval of the share of differing items with a > b lies above 1/2, fails if at or below"
+    if n == 0:
+        return Decision(None, test, criterion=criterion)
+    res = binomtest(up, n, 0.5, alternative="greater")
+    ci = binomtest(up, n, 0.5).proportion_ci(confidence_level=confidence, method="exact")
+    holds = True if ci.low > 0.5 else (False if ci.high <= 0.5 else None)
+    return Decision(holds, test, effect=up / n, low=float(ci.low), high=float(ci.high), p=float(res.pvalue),
+                    criterion=criterion)

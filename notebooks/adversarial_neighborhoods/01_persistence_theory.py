@@ -44,6 +44,11 @@ mc_gammas = [0.6, 0.7, 0.9]  # ... persistence levels
 mc_points = 20               # independent estimates per configuration
 mc_samples = 1000            # Gaussian samples per stability estimate (the thesis' numSamples)
 mc_thesis_variant = True     # also run Algorithm 1 exactly as written (no widening, no dither) at the smallest n
+mc_margin = 0.05             # equivalence margin (relative): estimate vs closed form, and between dimensions
+a1_margin = 0.01             # ANX-A1: equivalence margin (relative) for "no bias" of the estimator
+a1_edge_points = 400         # ANX-A1: copies of the point whose persistence sits at RANGEFINDER's lower start 0.5
+f19_shell = 0.1              # ANX-F19: half-width of the shell around the predicted radius, relative to it
+f19_share = 0.95             # ANX-F19: share of the samples the shell must hold for "concentrated"
 f19_radius = 7.0             # ANX-F19: radius r of the ball B_r(0)
 f19_samples_mnist = 100000   # samples in dimension 784 (MNIST)
 f19_samples_imagenet = 5000  # samples in dimension 196,608 (3 x 256 x 256, ImageNet as in the thesis)
@@ -62,7 +67,7 @@ import torch
 from IPython.display import display
 from scipy.stats import norm
 
-from nngeom import data, zoo
+from nngeom import data, stats, zoo
 from nngeom.device import resolve_device, seeded_generator
 from nngeom.notebook import header
 from nngeom.persistence import (
@@ -74,7 +79,7 @@ from nngeom.persistence import (
     wedge_stability,
 )
 from nngeom.plotting import style, wedge_3d
-from nngeom.report import Metrics, comparison_table, paper_value, verdict_markdown
+from nngeom.report import Metrics, comparison_table, paper_value, reference, verdict_markdown
 from nngeom.sampling import sample_norms
 from nngeom.validation import (
     check_choice,
@@ -97,6 +102,11 @@ check_float_list("mc_distances", mc_distances)
 check_float_list("mc_gammas", mc_gammas, 0.0, 1.0)
 check_positive_int("mc_points", mc_points)
 check_positive_int("mc_samples", mc_samples)
+check_in_open_interval("mc_margin", mc_margin, 0.0, 1.0)
+check_in_open_interval("a1_margin", a1_margin, 0.0, 1.0)
+check_positive_int("a1_edge_points", a1_edge_points)
+check_in_open_interval("f19_shell", f19_shell, 0.0, 1.0)
+check_in_open_interval("f19_share", f19_share, 0.0, 1.0)
 if not isinstance(mc_thesis_variant, bool):
     raise ValueError(f"mc_thesis_variant must be True or False, got {mc_thesis_variant!r}")
 check_positive("f19_radius", f19_radius)
@@ -137,14 +147,14 @@ for k in (1, 2, 3):
 fig.suptitle("ANX-F7: boundary sheets of the wedges $W_k^3$, k = 1, 2, 3, and a point at distance 1 from each sheet")
 fig.tight_layout()
 plt.show()
-metrics.item("ANX-F7", "reproduced", data="none", note="drawn from the definition of W_k^3")
+metrics.item("ANX-F7", data="none", note="drawn from the definition of W_k^3")
 
 # %% [markdown]
 # ## Persistence against the number of sheets (Figure 8)
 #
 # At a fixed distance $d=1$ from every sheet, more sheets mean a sharper corner and a smaller
-# persistence. The thesis notes that a single sheet ($k=1$) gives a 0.7-persistence of about 1.91,
-# almost twice the distance: 30 % of the samples must fall across a flat boundary, which takes a wide
+# persistence. The thesis notes that a single sheet ($k=1$) gives a 0.7-persistence of about
+# {glue:text}`f8_paper_k1:.2f`, almost twice the distance: 30 % of the samples must fall across a flat boundary, which takes a wide
 # Gaussian. Below, the closed form is drawn for $k = 1,\dots,$ `f8_max_k`, with the library's
 # Monte-Carlo estimates at $d=1$ (where the grid below contains them) on top.
 
@@ -153,17 +163,21 @@ ks = np.arange(1, f8_max_k + 1)
 closed_f8 = np.array([wedge_persistence(1.0, int(k), gamma) for k in ks])
 below = ks[closed_f8 < 1.0]
 k_below = int(below[0]) if len(below) else None
+f8_paper = paper_value("ANX-F8", "persistence_k1_d1_gamma07")
+metrics.value("f8_paper_k1", f8_paper)
+# the margin's yardstick: the relative step of the closed form between neighbouring k (largest k with a step >= margin)
+steps = np.abs(np.diff(closed_f8)) / closed_f8[1:]
+metrics.value("f8_last_k_resolved", int(ks[1:][steps >= mc_margin].max()) if (steps >= mc_margin).any() else 1)
+metrics.value("mc_margin", mc_margin)
 
 # %% [markdown]
-# ## Does the estimator recover the closed form?
+# ## Does the estimator recover the closed form? (ANX-A1)
 #
 # For every configuration of the grid (parameters `mc_ks`, `mc_dims`, `mc_distances`, `mc_gammas`), the
 # bracketing estimate is computed for `mc_points` independent copies of the point in one batched call,
 # with `mc_samples` Gaussian samples per stability estimate. The table lists the closed form, the mean
 # estimate, its standard error (from the spread of the copies), the relative error of the mean and its
-# z-score. If the estimator is unbiased up to Monte-Carlo noise, every |z| should stay below the
-# two-sided 1 % Bonferroni bound for the number of configurations, and the z-scores should average
-# about zero (their mean has a standard error of $1/\sqrt{\text{configurations}}$).
+# z-score.
 #
 # **Two departures from Algorithm 1.** Bisection with a noisy comparison is not exactly unbiased. The
 # ends of the bracket are accepted on a noisy test; when the persistence lies within noise of an end,
@@ -172,10 +186,35 @@ k_below = int(below[0]) if len(below) else None
 # rather than noise. The library therefore widens the bracket found by RANGEFINDER by a factor 2 on
 # both ends (`bracket_margin`) and moves its lower end down by a random factor in $(1/2, 1]$ per
 # point (`dither`), so the grid falls at a random place. With `bracket_margin=1, dither=False` it runs
-# Algorithm 1 as written; when `mc_thesis_variant` is on, that variant is run on the same grid at the
-# smallest dimension, for comparison.
+# Algorithm 1 as printed. Both get a verdict: the library's variant on the whole grid, Algorithm 1 as
+# printed on the grid at the smallest dimension (when `mc_thesis_variant` is on). Both are also run on
+# `a1_edge_points` copies of the one configuration where the wall matters most: $k=2$, $d=0.5$,
+# $\gamma=0.7$, whose persistence lies just above RANGEFINDER's starting lower end.
+#
+# **Criterion (ours; the thesis states no accuracy).** "Recovers the closed form up to sampling error"
+# means no systematic error: in each configuration the 90 % interval of the mean estimate's relative
+# error (mean ± 1.645 s.e., over the closed form) is set against a margin of ± `a1_margin` (TOST at
+# 5 %): inside, the configuration agrees; wholly outside, it shows a bias. The estimator matches the
+# closed form if every configuration agrees, does not if one shows a bias, and is undecided otherwise.
+# The margin, {glue:text}`a1_margin:.0%`, is small next to the spread of a single estimate (median
+# {glue:text}`mc_point_relative_sd:.1%` of the closed form on this grid), so a bias within it does
+# not matter for any one image's persistence; a bias beyond it shifts every estimate the same way.
+#
+# The Figure 8 verdicts further down use a wider margin, `mc_margin` = {glue:text}`mc_margin:.0%`:
+# it is smaller than the relative step of Figure 8's curve between neighbouring $k$ up to $k=$
+# {glue:text}`f8_last_k_resolved`, so estimates within it draw Figure 8 to the resolution that
+# matters there.
+
 
 # %%
+def config_decision(row, margin: float = a1_margin) -> stats.Decision:
+    """Equivalence of one configuration's mean estimate with the closed form, within +-margin (relative)."""
+    half = 1.645 * row["sem"] / row["closed_form"]
+    rel = row["relative_error"]
+    return stats.equivalent(rel, rel - half, rel + half, margin,
+                            f"k={row['k']}, n={row['n']}, d={row['d']:g}, gamma={row['gamma']:g}")
+
+
 t0 = time.perf_counter()
 mc = pd.DataFrame(
     wedge_monte_carlo(
@@ -184,11 +223,21 @@ mc = pd.DataFrame(
         generator=seeded_generator(seed, dev), device=dev,
     )
 )
+# the edge case: k = 2 sheets at distance RANGEFINDER's starting lower end (0.5), gamma 0.7, so that the
+# persistence (0.51) sits just above that end
+edge = dict(ks=[2], dims=[min(mc_dims)], distances=[paper_value("ANX-A1", "rangefinder_sigma_min_init")],
+            gammas=[paper_value("ANX-A1", "gamma")])
+edge_lib = pd.DataFrame(wedge_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
+                                          n_points=a1_edge_points, n_samples=mc_samples,
+                                          generator=seeded_generator(seed + 5, dev), device=dev))
 mc_seconds = time.perf_counter() - t0
-z_crit = float(norm.ppf(1 - 0.01 / (2 * len(mc))))
+z_crit = float(norm.ppf(1 - 0.01 / (2 * len(mc))))  # two-sided 1 % Bonferroni bound on |z|, for reading the table
+metrics.value("mc_z_crit", z_crit)
+mc["agrees"] = [config_decision(r).outcome for r in mc.to_dict("records")]
+metrics.value("mc_point_relative_sd", float((mc["sem"] * math.sqrt(mc_points) / mc["closed_form"]).median()))
+metrics.value("a1_margin", a1_margin)
 mc_max_abs_rel = float(mc["relative_error"].abs().max())
 mc_max_abs_z = float(mc["z"].abs().max())
-agree = bool(mc_max_abs_z <= z_crit)
 display(
     mc.style.format(
         {"d": "{:.2f}", "gamma": "{:.2f}", "closed_form": "{:.4f}", "estimate": "{:.4f}", "sem": "{:.4f}",
@@ -200,18 +249,20 @@ metrics.value("mc_max_abs_relative_error", mc_max_abs_rel)
 metrics.value("mc_mean_abs_relative_error", float(mc["relative_error"].abs().mean()))
 metrics.value("mc_max_abs_z", mc_max_abs_z)
 metrics.value("mc_mean_z", float(mc["z"].mean()))
-metrics.value("mc_z_crit", z_crit)
 metrics.value("mc_seconds", mc_seconds)
+lib_decision = stats.fraction_of([config_decision(r) for r in pd.concat([mc, edge_lib]).to_dict("records")],
+                                 at_least=1.0, name="configurations (grid and edge case)")
 metrics.claim(
-    "ANX-A1", "estimator_matches_closed_form", holds=agree,
-    evidence=f"max |z| = {mc_max_abs_z:.2f} vs Bonferroni bound {z_crit:.2f} over {len(mc)} configurations; "
-    f"max relative error {mc_max_abs_rel:.2%}",
+    "ANX-A1", "estimator_matches_closed_form", holds=lib_decision,
+    evidence=f"library variant (widened, dithered): {len(mc)} grid configurations and the edge case k=2, d=0.5, "
+    f"gamma=0.7 ({a1_edge_points} copies, relative error {edge_lib['relative_error'].iloc[0]:+.2%}); "
+    f"largest |relative error| on the grid {mc_max_abs_rel:.2%}",
+    criterion=f"holds if every configuration's 90 % interval of the relative error lies inside +-{a1_margin:.0%} "
+    "(TOST), fails if one lies wholly outside, undecided otherwise",
 )
-metrics.item("ANX-A1", "reproduced", data="none (exact wedge classifiers)",
-             note=f"batched bracketing; {mc_points} points x {mc_samples} samples per configuration")
 
 # %%
-variants = [("library (widened, dithered)", mc)]
+variants = [("library (widened, dithered)", mc, edge_lib)]
 if mc_thesis_variant:
     small = mc[mc["n"] == min(mc_dims)]
     thesis = pd.DataFrame(
@@ -221,29 +272,66 @@ if mc_thesis_variant:
             generator=seeded_generator(seed + 4, dev), device=dev, bracket_margin=1.0, dither=False,
         )
     )
-    variants = [(f"library (widened, dithered), n = {min(mc_dims)}", small),
-                (f"Algorithm 1 as written, n = {min(mc_dims)}", thesis)]
+    edge_thesis = pd.DataFrame(wedge_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
+                                                 n_points=a1_edge_points, n_samples=mc_samples,
+                                                 generator=seeded_generator(seed + 6, dev), device=dev,
+                                                 bracket_margin=1.0, dither=False))
+    variants = [(f"library (widened, dithered), n = {min(mc_dims)}", small, edge_lib),
+                (f"Algorithm 1 as printed, n = {min(mc_dims)}", thesis, edge_thesis)]
+    thesis_decision = stats.fraction_of([config_decision(r) for r in pd.concat([thesis, edge_thesis]).to_dict("records")],
+                                        at_least=1.0, name="configurations (grid at the smallest n and edge case)")
     metrics.value("mc_thesis_mean_z", float(thesis["z"].mean()))
     metrics.value("mc_thesis_max_abs_z", float(thesis["z"].abs().max()))
+    metrics.value("a1_edge_relative_error_thesis", float(edge_thesis["relative_error"].iloc[0]))
+    metrics.claim(
+        "ANX-A1", "algorithm1_as_printed_matches_closed_form", holds=thesis_decision,
+        evidence=f"Algorithm 1 as printed (bracket_margin=1, no dither): {len(thesis)} grid configurations at "
+        f"n = {min(mc_dims)} and the edge case ({a1_edge_points} copies, relative error "
+        f"{edge_thesis['relative_error'].iloc[0]:+.2%}, z = {edge_thesis['z'].iloc[0]:+.1f})",
+        criterion=f"holds if every configuration's 90 % interval of the relative error lies inside +-{a1_margin:.0%} "
+        "(TOST), fails if one lies wholly outside, undecided otherwise",
+    )
+metrics.value("a1_edge_relative_error_library", float(edge_lib["relative_error"].iloc[0]))
 display(
     pd.DataFrame(
         [{"estimator": name, "configurations": len(v), "mean z": v["z"].mean(), "max |z|": v["z"].abs().max(),
           "mean |relative error|": v["relative_error"].abs().mean(),
-          "max |relative error|": v["relative_error"].abs().max()} for name, v in variants]
+          "max |relative error|": v["relative_error"].abs().max(),
+          "edge case k=2, d=0.5: relative error": e["relative_error"].iloc[0], "edge case z": e["z"].iloc[0]}
+         for name, v, e in variants]
     ).style.format({"mean z": "{:+.2f}", "max |z|": "{:.2f}", "mean |relative error|": "{:.2%}",
-                    "max |relative error|": "{:.2%}"}).hide(axis="index")
+                    "max |relative error|": "{:.2%}", "edge case k=2, d=0.5: relative error": "{:+.2%}",
+                    "edge case z": "{:+.1f}"}).hide(axis="index")
 )
+metrics.item("ANX-A1", data="none", note=f"batched bracketing; {mc_points} points x {mc_samples} samples per configuration")
+display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-A1"]))
 
 # %% [markdown]
-# Over {glue:text}`mc_configs` configurations the largest relative error of the mean estimate is
-# {glue:text}`mc_max_abs_relative_error:.2%` and the largest |z| is {glue:text}`mc_max_abs_z:.2f`
-# (bound {glue:text}`mc_z_crit:.2f`); the z-scores average {glue:text}`mc_mean_z:+.2f`. A mean above
-# zero by several of its standard errors would show a small positive bias left over: inverting a noisy,
-# convex stability curve overestimates $\sigma$ at second order, and this shrinks as `mc_samples`
-# grows. Proposition 4.3 says the ambient dimension does not matter: between
-# rows that differ only in $n$, the largest difference is {glue:text}`mc_dimension_max_z:.2f` standard
-# errors (the verdicts below compare it with the same bound; "nan" means the grid has one dimension).
-# The check took {glue:text}`mc_seconds:.0f` s.
+# Over {glue:text}`mc_configs` configurations the largest relative error of the library's mean estimate
+# is {glue:text}`mc_max_abs_relative_error:.2%` and the largest |z| is {glue:text}`mc_max_abs_z:.2f`;
+# the z-scores average {glue:text}`mc_mean_z:+.2f`. A mean above zero by several of its standard errors
+# would show a small positive bias left over: inverting a noisy, convex stability curve overestimates
+# $\sigma$ at second order, and this shrinks as `mc_samples` grows. In the edge case the library's
+# estimate is off by {glue:text}`a1_edge_relative_error_library:+.2%` and Algorithm 1 as printed by
+# {glue:text}`a1_edge_relative_error_thesis:+.2%` ("nan" when `mc_thesis_variant` is off). The check
+# took {glue:text}`mc_seconds:.0f` s.
+#
+# ## Figure 8 from the estimator
+#
+# The closed form settles Figure 8 exactly ({glue:text}`f8_k1_closed_form:.3f` at $k=1$, decreasing in
+# $k$, below the distance from $k=$ {glue:text}`f8_k_below` on; tests/test_persistence.py checks these). The verdicts below ask whether the *estimates*
+# show what the thesis reads off the figure, each with its own interval:
+#
+# - *decreases with k*: for each dimension, every step to the next larger $k$ of the grid (at $d=1$,
+#   $\gamma=$ `gamma`) lowers the estimate, with the 95 % interval of the difference below 0;
+# - *below the distance for large k*: for each dimension, the 95 % interval of the $k=1$ estimate lies
+#   above $d=1$ and that of the grid's largest $k$ below it (undecided if the closed form of that $k$ is
+#   not below 1, since the grid then cannot show it);
+# - *the thesis' value for k = 1*: the 90 % interval of the estimate's difference from the thesis' value lies
+#   inside ± `mc_margin` of it (TOST);
+# - *independent of n*: for every pair of estimates that differ only in $n$, the 90 % interval of their
+#   relative difference lies inside ± `mc_margin` (TOST). A test that simply fails to find a
+#   difference would pass whenever the sample is small; this one is undecided then.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -279,9 +367,9 @@ fig.tight_layout()
 plt.show()
 
 # %%
-f8_paper = paper_value("ANX-F8", "persistence_k1_d1_gamma07")
-f8_here = wedge_persistence(1.0, 1, 0.7)
-k1_rows = mc[(mc["k"] == 1) & (mc["d"] == 1.0) & (mc["gamma"] == 0.7)]
+paper_gamma = paper_value("ANX-F8", "gamma")
+f8_here = wedge_persistence(1.0, 1, paper_gamma)
+k1_rows = mc[(mc["k"] == 1) & (mc["d"] == 1.0) & (mc["gamma"] == paper_gamma)]
 f8_here_mc = float(k1_rows["estimate"].mean()) if len(k1_rows) else float("nan")
 metrics.value("f8_k1_closed_form", f8_here)
 metrics.value("f8_k1_estimate", f8_here_mc)
@@ -293,36 +381,86 @@ display(
         ]
     ).style.format("{:.3f}", subset=["paper", "here"]).format("{:+.2%}", subset=["relative difference"], na_rep="–")
 )
-decreasing = bool(np.all(np.diff(closed_f8) < 0))
-metrics.claim("ANX-F8", "persistence_decreases_with_k", holds=decreasing,
-              evidence=f"closed form for k = 1..{f8_max_k}: {closed_f8[0]:.3f} → {closed_f8[-1]:.3f}, strictly decreasing: {decreasing}")
-metrics.claim("ANX-F8", "persistence_below_distance_for_large_k", holds=bool(k_below is not None and closed_f8[0] > 1.0),
-              evidence=f"gamma = {gamma}: k = 1 gives {closed_f8[0]:.3f} (> d = 1: {bool(closed_f8[0] > 1.0)}); "
-              + (f"first k below d: k = {k_below} ({wedge_persistence(1.0, k_below, gamma):.3f})"
-                 if k_below is not None else f"none below d up to k = {f8_max_k}"))
-metrics.claim("ANX-F8", "k1_value", holds=bool(abs(f8_here - f8_paper) < 0.005 + 1e-12),
-              evidence=f"closed form {f8_here:.4f} vs the thesis' 1.91 (quoted to two decimals)")
-# Dimension independence: estimates that differ only in n should agree within their standard errors.
-groups = [g for _, g in mc.groupby(["k", "d", "gamma"]) if g["n"].nunique() > 1]
-z_dims = [abs(a.estimate - b.estimate) / math.hypot(a.sem, b.sem)
-          for g in groups for i, a in enumerate(g.itertuples()) for b in list(g.itertuples())[i + 1:]]
-z_dim_max = float(max(z_dims)) if z_dims else float("nan")
-metrics.value("mc_dimension_max_z", z_dim_max)
-if z_dims:
-    metrics.claim("ANX-F8", "persistence_independent_of_dimension", holds=bool(z_dim_max <= z_crit),
-                  evidence=f"{len(z_dims)} pairs of estimates differing only in n (n in {sorted(set(mc['n']))}): "
-                  f"max |difference| / s.e. = {z_dim_max:.2f} vs bound {z_crit:.2f}")
-metrics.item("ANX-F8", "reproduced", data="none")
+Z95, Z90 = 1.96, 1.645
+undecided_grid = stats.Decision(None, "the grid has no such configuration", criterion="nothing to decide")
+# decreases with k: consecutive k at d = 1, gamma = page gamma, per dimension
+dec = []
+for n_dim, grp in on_f8.sort_values("k").groupby("n"):
+    rows_k = grp.to_dict("records")
+    for a, b in zip(rows_k, rows_k[1:]):
+        diff, se = b["estimate"] - a["estimate"], math.hypot(a["sem"], b["sem"])
+        dec.append(stats.interval_below(diff, diff - Z95 * se, diff + Z95 * se, 0.0,
+                                        f"n={n_dim}: estimate(k={b['k']}) - estimate(k={a['k']}), 95 % interval"))
+metrics.claim("ANX-F8", "persistence_decreases_with_k",
+              holds=stats.fraction_of(dec, 1.0, name="steps in k") if dec else undecided_grid,
+              evidence="; ".join(f"{d.test.split(':')[0]}: {d.effect:+.3f} [{d.low:+.3f}, {d.high:+.3f}]" for d in dec)
+              or "the grid has fewer than two k at d = 1",
+              criterion="holds if every step to a larger k lowers the estimate (95 % interval of the difference below 0), "
+              "fails if one step's interval lies at or above 0")
+# below the distance for large k
+below_dec = []
+for n_dim, grp in on_f8.groupby("n"):
+    lo_k, hi_k = grp.loc[grp["k"].idxmin()], grp.loc[grp["k"].idxmax()]
+    if lo_k["k"] != 1 or hi_k["k"] == 1:
+        continue
+    below_dec.append(stats.interval_above(lo_k["estimate"], lo_k["estimate"] - Z95 * lo_k["sem"],
+                                          lo_k["estimate"] + Z95 * lo_k["sem"], 1.0, f"n={n_dim}, k=1 above d=1"))
+    if hi_k["closed_form"] < 1.0:
+        below_dec.append(stats.interval_below(hi_k["estimate"], hi_k["estimate"] - Z95 * hi_k["sem"],
+                                              hi_k["estimate"] + Z95 * hi_k["sem"], 1.0,
+                                              f"n={n_dim}, k={hi_k['k']} below d=1"))
+    else:
+        below_dec.append(stats.Decision(None, f"n={n_dim}: the grid's largest k={hi_k['k']} is not past the crossing"))
+metrics.claim("ANX-F8", "persistence_below_distance_for_large_k",
+              holds=stats.fraction_of(below_dec, 1.0, name="interval checks") if below_dec else undecided_grid,
+              evidence="; ".join(f"{d.test}: {d.outcome}" + (f" ({d.effect:.3f} [{d.low:.3f}, {d.high:.3f}])"
+                                                             if math.isfinite(d.effect) else "") for d in below_dec)
+              or "the grid has no k = 1 and larger k at d = 1",
+              criterion="holds if, in every dimension, the k = 1 estimate's 95 % interval lies above d = 1 and the largest "
+              "grid k's below it; fails if one lies on the wrong side")
+# about 1.91 for k = 1
+k1_dec = [stats.equivalent(r["estimate"] - f8_paper, r["estimate"] - f8_paper - Z90 * r["sem"],
+                           r["estimate"] - f8_paper + Z90 * r["sem"], mc_margin * f8_paper,
+                           f"n={r['n']}: estimate - {f8_paper:g}, 90 % interval") for r in k1_rows.to_dict("records")]
+metrics.claim("ANX-F8", "k1_value",
+              holds=stats.fraction_of(k1_dec, 1.0, name="dimensions") if k1_dec else undecided_grid,
+              evidence="; ".join(f"{d.test.split(':')[0]}: {d.effect + f8_paper:.3f} ({d.outcome})" for d in k1_dec)
+              + f"; closed form {f8_here:.4f}" if k1_dec else "the grid has no k = 1, d = 1, gamma = 0.7 row",
+              criterion=f"holds if the estimate's 90 % interval lies within +-{mc_margin:.0%} of the thesis' "
+              f"{f8_paper:g} in every dimension (TOST), fails if it lies wholly outside in one")
+# independent of the dimension: TOST on relative differences
+pairs = []
+for _, g in mc.groupby(["k", "d", "gamma"]):
+    recs = g.to_dict("records")
+    for i, a in enumerate(recs):
+        for b in recs[i + 1:]:
+            rel = (a["estimate"] - b["estimate"]) / a["closed_form"]
+            half = Z90 * math.hypot(a["sem"], b["sem"]) / a["closed_form"]
+            pairs.append(stats.equivalent(rel, rel - half, rel + half, mc_margin,
+                                          f"k={a['k']}, d={a['d']:g}, gamma={a['gamma']:g}: n={a['n']} vs n={b['n']}"))
+metrics.value("mc_dimension_pairs", len(pairs))
+metrics.value("mc_dimension_max_abs_relative_difference", max((abs(d.effect) for d in pairs), default=float("nan")))
+if pairs:
+    metrics.claim("ANX-F8", "persistence_independent_of_dimension", holds=stats.fraction_of(pairs, 1.0, name="pairs"),
+                  evidence=f"{len(pairs)} pairs of estimates differing only in n (n in {sorted(set(mc['n']))}): "
+                  f"{sum(d.holds is True for d in pairs)} equivalent, {sum(d.holds is None for d in pairs)} undecided, "
+                  f"{sum(d.holds is False for d in pairs)} different; largest |relative difference| "
+                  f"{max(abs(d.effect) for d in pairs):.2%}",
+                  criterion=f"holds if every pair's 90 % interval of the relative difference lies inside +-{mc_margin:.0%} "
+                  "(TOST), fails if one lies wholly outside, undecided otherwise")
+metrics.item("ANX-F8", data="none")
 metrics.value("f8_k_below", str(k_below) if k_below is not None else f"none up to {f8_max_k}")
 
 # %% [markdown]
 # The closed form gives {glue:text}`f8_k1_closed_form:.3f` for one sheet, the value the thesis quotes as
-# about 1.91, and the bracketing estimate gives {glue:text}`f8_k1_estimate:.3f` ("nan" when the grid has
-# no $k=1$, $d=1$, $\gamma=0.7$ row). The first number of sheets at which persistence falls below the
-# distance to the boundary is $k=$ {glue:text}`f8_k_below`.
+# about {glue:text}`f8_paper_k1:.2f`, and the bracketing estimate gives {glue:text}`f8_k1_estimate:.3f`
+# ("nan" when the grid has no $k=1$, $d=1$, $\gamma=0.7$ row). The first number of sheets at which
+# persistence falls below the distance to the boundary is $k=$ {glue:text}`f8_k_below`. Across the
+# {glue:text}`mc_dimension_pairs` pairs of estimates that differ only in $n$, the largest relative
+# difference is {glue:text}`mc_dimension_max_abs_relative_difference:.2%`.
 
 # %%
-display(verdict_markdown([v for v in metrics.verdicts if v.item in ("ANX-A1", "ANX-F8")]))
+display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-F8"]))
 
 # %% [markdown]
 # ## Concentration of measure (appendix 10, Figure 19)
@@ -336,17 +474,35 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item in ("ANX-A1", "A
 # it as the Gaussian whose typical norm matches the ball, $\sigma = r/\sqrt n$, so that both histograms
 # sit at $r = 7$ and only their spreads differ. The vectors are drawn in full (in chunks), not just
 # their norms' laws.
+#
+# With the Gaussian matched this way, its norms spread about $\sqrt{n/2}$ times as wide as the ball's
+# (the Gaussian's norm has standard deviation close to $\sigma/\sqrt2$, the ball's close to $r/n$). That
+# the Gaussian spreads more is therefore a consequence of the choice of scale, not a finding, and gets no
+# verdict here: the table shows the measured ratio beside $\sqrt{n/2}$, and tests/test_persistence.py
+# checks the sampler against it. What the thesis draws from Figure 19 is that, at a fixed dimension,
+# *both* laws concentrate near a sphere, of radius $\sigma\sqrt n$ for the Gaussian and $r$ for the
+# ball. **Criterion (ours; the thesis gives no number):** a law is concentrated if at least
+# {glue:text}`f19_share_pct:.0f` % of its samples have a norm within ± {glue:text}`f19_shell_pct:.0f` %
+# of the predicted radius, judged by the 95 % Wilson interval of that share (wholly at or above: holds;
+# wholly below: fails; else undecided). The claim holds if it holds for both laws in both dimensions.
+# In low dimension it fails: at $n=10$ the matched Gaussian puts only {glue:text}`f19_share_in_shell_n10:.0%` of
+# its samples in that shell.
 
 # %%
+ctrl = sample_norms("gaussian", 20000, 10, 1.0 / math.sqrt(10), generator=seeded_generator(seed + 7, dev), device=dev).numpy()
+metrics.value("f19_share_in_shell_n10", float(np.mean(np.abs(ctrl - 1.0) <= f19_shell)))
+metrics.value("f19_share_pct", 100 * f19_share)
+metrics.value("f19_shell_pct", 100 * f19_shell)
 gen = seeded_generator(seed + 2, dev)
 f19 = {}
-for n_dim, count in ((784, f19_samples_mnist), (3 * 256 * 256, f19_samples_imagenet)):
+n_mnist, n_imagenet = int(paper_value("ANX-F19", "n_mnist")), int(paper_value("ANX-F19", "n_imagenet"))
+for n_dim, count in ((n_mnist, f19_samples_mnist), (n_imagenet, f19_samples_imagenet)):
     ball = sample_norms("ball", count, n_dim, f19_radius, generator=gen, device=dev).numpy()
     gauss = sample_norms("gaussian", count, n_dim, f19_radius / math.sqrt(n_dim), generator=gen, device=dev).numpy()
     f19[n_dim] = (ball, gauss)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-rows = []
+rows, shells = [], []
 for ax, (n_dim, (ball, gauss)) in zip(axes, f19.items()):
     lo, hi = min(ball.min(), gauss.min()), max(ball.max(), gauss.max())
     bins = np.linspace(lo, hi, 80)
@@ -355,29 +511,54 @@ for ax, (n_dim, (ball, gauss)) in zip(axes, f19.items()):
     ax.set_title(f"ANX-F19: n = {n_dim:,}, {len(ball):,} samples each, r = {f19_radius:g}")
     ax.set_xlabel("norm")
     ax.legend(fontsize=8)
+    # both laws are set to put their sphere at r: sigma * sqrt(n) = r for the Gaussian
+    in_ball = int(np.sum(np.abs(ball - f19_radius) <= f19_shell * f19_radius))
+    in_gauss = int(np.sum(np.abs(gauss - f19_radius) <= f19_shell * f19_radius))
+    for law, k in (("ball", in_ball), ("Gaussian", in_gauss)):
+        d = stats.rate_at_least(k, len(ball), f19_share)
+        shells.append(stats.Decision(d.holds, f"n={n_dim:,}, {law}: {d.test}", d.effect, d.low, d.high, criterion=d.criterion))
     rows.append({"n": n_dim, "samples": len(ball), "ball mean": ball.mean(), "ball std": ball.std(),
                  "Gaussian mean": gauss.mean(), "Gaussian std": gauss.std(),
-                 "std ratio (Gaussian / ball)": gauss.std() / ball.std()})
+                 "std ratio (Gaussian / ball)": gauss.std() / ball.std(), "sqrt(n/2)": math.sqrt(n_dim / 2),
+                 "ball: share in shell": in_ball / len(ball), "Gaussian: share in shell": in_gauss / len(ball)})
 fig.tight_layout()
 plt.show()
 f19_table = pd.DataFrame(rows)
 display(f19_table.style.format({"ball mean": "{:.4f}", "ball std": "{:.2e}", "Gaussian mean": "{:.4f}",
-                                "Gaussian std": "{:.2e}", "std ratio (Gaussian / ball)": "{:.1f}"}).hide(axis="index"))
+                                "Gaussian std": "{:.2e}", "std ratio (Gaussian / ball)": "{:.1f}", "sqrt(n/2)": "{:.1f}",
+                                "ball: share in shell": "{:.2%}", "Gaussian: share in shell": "{:.2%}"}).hide(axis="index"))
 ratios = f19_table["std ratio (Gaussian / ball)"].to_numpy()
 metrics.value("f19_std_ratio_784", float(ratios[0]))
 metrics.value("f19_std_ratio_196608", float(ratios[1]))
-metrics.claim("ANX-F19", "gaussian_norms_more_spread", holds=bool(np.all(ratios > 1.0)),
-              evidence=f"std of the norms, Gaussian / ball: {ratios[0]:.1f} (n = 784), {ratios[1]:.1f} (n = 196,608)")
-metrics.item("ANX-F19", "reproduced", data="none",
-             note="Gaussian read as sigma = r / sqrt(n)" + ("" if profile == "default" or profile == "paper" else "; reduced counts"))
+metrics.claim("ANX-F19", "both_concentrate_on_spheres", holds=stats.fraction_of(shells, 1.0, name="laws and dimensions"),
+              evidence="share of norms within +-{:.0%} of the predicted radius: ".format(f19_shell)
+              + "; ".join(f"{d.test.split(':')[0]} {d.effect:.2%} [{d.low:.2%}, {d.high:.2%}]" for d in shells),
+              criterion=f"holds if, for both laws in both dimensions, the 95 % Wilson interval of the share of norms "
+              f"within +-{f19_shell:.0%} of the predicted radius lies at or above {f19_share:.0%}; fails if one lies below")
+metrics.item("ANX-F19", data="none",
+             scale={"samples, n = 784": f19_samples_mnist, "samples, n = 196,608": f19_samples_imagenet},
+             gaps=["the comparison Gaussian is read as N(0, (r / sqrt(n))^2 I), matched to the ball's radius; the caption "
+                   "prints N(0, 7 sqrt(n))"])
 display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-F19"]))
 
 # %% [markdown]
+# ```{admonition} What we did differently
+# - Figure 19: the caption's Gaussian "$N(0, 7\sqrt n)$" is read as $N(0, (r/\sqrt n)^2 I)$ with $r=7$,
+#   the Gaussian whose norms sit at the ball's radius; with another reading the two histograms would not
+#   share an axis.
+# - The thesis' remark that the Gaussian norms spread more is not given a verdict: at this scale it is
+#   the closed form $\sqrt{n/2}$, checked in the unit tests.
+# - ANX-A1: besides Algorithm 1 as printed, the library's default widens and dithers the bracket
+#   (see above); both are decided.
+# ```
+#
 # In dimension 784 the norms of the Gaussian samples spread {glue:text}`f19_std_ratio_784:.0f` times
 # as wide as those of the uniform ball; in dimension 196,608 the ratio is
-# {glue:text}`f19_std_ratio_196608:.0f`. Both families concentrate, which is why the thesis expects
-# Gaussian and uniform-ball sampling to tell the same qualitative story while preferring the Gaussian,
-# a product measure that is cheap to sample and gives the closed form above.
+# {glue:text}`f19_std_ratio_196608:.0f`. As a control, in dimension 10 only
+# {glue:text}`f19_share_in_shell_n10:.0%` of the matched Gaussian's samples fall in the shell. The thesis
+# relies on the concentration of both families to expect Gaussian and uniform-ball sampling to tell
+# the same qualitative story, and prefers the Gaussian, a product measure that is cheap to sample and
+# gives the closed form above.
 #
 # ## The same estimator on a trained network
 #

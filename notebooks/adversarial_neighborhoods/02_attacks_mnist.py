@@ -46,6 +46,7 @@ max_iter = 50                # L-BFGS-B iterations per solve (each search step w
 batch_size = 128             # images per L-BFGS-B problem
 depth_images = 20            # images for the search-depth study (0 to skip it)
 depth_steps = [0, 2, 4, 10]  # search depths compared there
+f3_margin = 0.2              # ANX-F3: equivalence margin, relative to the thesis' mean distortion
 
 # %%
 import time
@@ -55,7 +56,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
+from nngeom import data, stats, zoo
 from nngeom.attacks import LBFGS, correctly_classified, distortion, every_other_target
 from nngeom.notebook import start_page
 from nngeom.plotting import adversarial_rows
@@ -63,6 +64,7 @@ from nngeom.report import comparison_table, paper_value, verdict_markdown
 from nngeom.validation import (
     check_c_range,
     check_choice,
+    check_in_open_interval,
     check_int_list,
     check_nonnegative_int,
     check_positive_int,
@@ -77,6 +79,7 @@ check_positive_int("max_iter", max_iter)
 check_positive_int("batch_size", batch_size)
 check_nonnegative_int("depth_images", depth_images)
 depth_steps = check_int_list("depth_steps", depth_steps, minimum=0)
+check_in_open_interval("f3_margin", f3_margin, 0.0, 1.0)
 
 dev, metrics = start_page("notebooks/adversarial_neighborhoods/02_attacks_mnist",
                           profile, metrics_path, seed=seed, device=device, data="MNIST test set")
@@ -95,6 +98,13 @@ meta = model.nngeom_meta
 x_test, y_test = data.tensors("mnist", "test")
 display(Markdown(zoo.describe(model)))
 metrics.value("test_accuracy", meta["test_accuracy"])
+train_epochs = int(meta["spec"]["epochs"])
+paper_epochs = paper_value("ANX-T1", "epochs")  # the thesis' "typically 21" for its MNIST nets (section 5.1.2)
+metrics.value("train_epochs", train_epochs)
+metrics.value("paper_epochs", paper_epochs)
+epoch_gap = ([f"{model_name} trained for {train_epochs} epoch{'s' if train_epochs != 1 else ''} at this profile "
+              f"instead of about {paper_epochs:g}"]
+             if train_epochs < paper_epochs else [])
 
 # %% [markdown]
 # ## Figure 2: one 8, every other class
@@ -117,15 +127,19 @@ fig.suptitle(f"ANX-F2: test image {int(idx8[0])} (a {f2_digit}) against {model_n
 plt.show()
 metrics.value("f2_targets_reached", int(ok8.sum()))
 metrics.value("f2_mean_distortion", float(d8[ok8].mean()) if ok8.any() else float("nan"))
-metrics.claim("ANX-F2", "lbfgs_reaches_targets", holds=bool(ok8.all()),
-              evidence=f"{int(ok8.sum())} of {len(ok8)} targets reached, distortion {float(d8.min()):.3f}–{float(d8.max()):.3f}")
-metrics.item("ANX-F2", "reproduced", data="MNIST", note=f"{model_name}; all nine targets instead of the thesis' six")
+metrics.claim("ANX-F2", "lbfgs_reaches_targets",
+              holds=stats.exact(bool(ok8.all()), f"{int(ok8.sum())} of {len(ok8)} targets reached (deterministic, seeded)",
+                                effect=int(ok8.sum())),
+              evidence=f"{int(ok8.sum())} of {len(ok8)} targets reached, distortion {float(d8.min()):.3f}–{float(d8.max()):.3f}",
+              criterion="holds if the attack reaches every one of the other classes, fails if it misses one")
+metrics.item("ANX-F2", data="MNIST", gaps=epoch_gap, note=f"{model_name}; all nine targets instead of the thesis' six")
 
 # %% [markdown]
 # ## Figure 3: the distortion of 900 adversarial examples
 #
-# The thesis attacks 100 images towards their nine other classes. Here the first `n_images` correctly
-# classified test images are used, all in batched L-BFGS-B problems.
+# The thesis attacks {glue:text}`f3_paper_images:.0f` images towards their nine other classes
+# ({glue:text}`f3_paper_examples:.0f` examples). Here the first `n_images` correctly classified test
+# images are used, all in batched L-BFGS-B problems.
 
 # %%
 idx = correctly_classified(model, x_test, y_test, limit=n_images)
@@ -138,6 +152,10 @@ seconds = time.perf_counter() - t0
 ok = attack.last_success.cpu()
 dist = distortion(xs, xs_adv)[ok].numpy()
 paper_mean = paper_value("ANX-F3", "mean_distortion")
+paper_examples = paper_value("ANX-F3", "examples")
+metrics.value("f3_paper_mean", paper_mean)
+metrics.value("f3_paper_examples", paper_examples)
+metrics.value("f3_paper_images", paper_examples / 9)
 mean_here = float(dist.mean()) if len(dist) else float("nan")
 metrics.value("f3_examples", len(ok))
 metrics.value("f3_success_rate", float(ok.float().mean()))
@@ -159,26 +177,44 @@ plt.show()
 display(
     comparison_table(
         [
-            {"quantity": "adversarial examples attempted", "paper": paper_value("ANX-F3", "examples"), "here": len(ok)},
+            {"quantity": "adversarial examples attempted", "paper": paper_examples, "here": len(ok)},
             {"quantity": "mean distortion", "paper": paper_mean, "here": mean_here},
         ]
     ).style.format("{:.3f}", subset=["paper", "here"], na_rep="–").format(
         "{:+.1%}", subset=["relative difference"], na_rep="–")
 )
-# Criterion (ours): the thesis quotes two significant digits of a mean over one training run, so we
-# call the value reproduced when ours is within 20 % of it.
-close = bool(abs(mean_here - paper_mean) <= 0.2 * paper_mean)
-metrics.claim("ANX-F3", "mean_distortion_value", holds=close,
-              evidence=f"mean here {mean_here:.3f} vs 0.089 (criterion: within 20 %); "
-              f"success rate {float(ok.float().mean()):.1%} of {len(ok)}")
-metrics.item("ANX-F3", "reproduced", data="MNIST", note=f"{len(ok)} attempts, {model_name}")
+# Criterion (ours): the thesis quotes two significant digits of a mean over one training run of a
+# recipe it does not fully give (optimiser, search for c), so we call the value reproduced when the 90 %
+# interval of our mean lies within 20 % of it (TOST), and not reproduced when it lies wholly outside.
+if len(dist) > 1:
+    half = 1.645 * float(dist.std(ddof=1)) / np.sqrt(len(dist))
+    f3_decision = stats.equivalent(mean_here - paper_mean, mean_here - paper_mean - half, mean_here - paper_mean + half,
+                                   f3_margin * paper_mean, f"mean distortion - {paper_mean:g}, 90 % normal interval, "
+                                   f"{len(dist)} examples")
+else:
+    f3_decision = stats.Decision(None, f"{len(dist)} successful examples: no interval", criterion="nothing to decide")
+metrics.claim("ANX-F3", "mean_distortion_value", holds=f3_decision,
+              evidence=f"mean here {mean_here:.3f} vs {paper_mean:g}; success rate {float(ok.float().mean()):.1%} of {len(ok)}",
+              criterion=f"holds if the 90 % interval of our mean lies within +-{f3_margin:.0%} of the thesis' {paper_mean:g} "
+              "(TOST), fails if it lies wholly outside, undecided otherwise")
+metrics.item("ANX-F3", data="MNIST", scale={"adversarial examples attempted": len(ok)}, gaps=epoch_gap,
+             note=f"{len(ok)} attempts, {model_name}")
 display(verdict_markdown(metrics.verdicts))
 
 # %% [markdown]
 # L-BFGS reached its target for {glue:text}`f3_success_rate:.1%` of the
 # {glue:text}`f3_examples` attempts, at {glue:text}`f3_seconds_per_example:.3f` s per example on this
 # page's device. Their mean distortion is {glue:text}`f3_mean_distortion:.3f` (median
-# {glue:text}`f3_median_distortion:.3f`), against the thesis' 0.089.
+# {glue:text}`f3_median_distortion:.3f`), against the thesis' {glue:text}`f3_paper_mean:.3f`.
+#
+# ```{admonition} What we did differently
+# - Figure 2 attacks the 8 towards all nine other classes; the thesis shows six.
+# - The thesis does not say how it searched the weight $c$; ours bisects $\log c$ (`search_steps`), and
+#   the section below shows how much the depth of that search moves the mean distortion.
+# - The network was trained for {glue:text}`train_epochs` epochs at this profile (the thesis: about
+#   {glue:text}`paper_epochs:.0f`), with Adam, which the thesis does not name; fewer epochs than the
+#   thesis' are listed as a gap on the scoreboard.
+# ```
 #
 # ## How deep is the search for c?
 #

@@ -39,8 +39,14 @@ device = "auto"              # "auto", "cpu" or "cuda"
 orthant_dim = 32             # ambient dimension n of the orthants and wedges
 orthant_ks = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]   # orthant dimensions k (the thesis shows ten)
 orthant_samples = 4000       # zero-mean Gaussian samples per orthant
+orthant_draws = 5            # independent draws per orthant, for the rate of correct counts
+orthant_rate = 0.9           # F25 holds if the count is right in at least this share of the draws
 wedge_thetas = [0.6, 0.9, 1.2]   # angles of the tipped wedge in radians, one per tipped face
 cvxpy_points = 100           # points whose wedge projection is checked against cvxpy
+wedge_fail_threshold = 0.1   # X2 "the wedge needs more": the sequential projection wrong for at least this share
+seq_tolerance = 1e-12        # X2: sequential vs exact projection on the orthant
+cvxpy_tolerance = 1e-5       # X2: exact projection vs cvxpy (cvxpy's own accuracy)
+nearest_tolerance = 1e-6     # X2: a sequential projection farther than this from the nearest point is wrong
 network = "mnist-fc100-20-10"   # the MNIST network (a zoo model trained by the workflow)
 n_boundary = 3               # boundary points per kind (test -> adversarial, test -> test)
 boundary_samples = 1600      # samples around each boundary point (more than 784, so a flat piece shows)
@@ -49,6 +55,8 @@ n_pairs = 3200               # random differences per SVD
 igsm_eps = 0.2               # IGSM for the adversarial end: L-inf budget
 igsm_alpha = 0.01            # IGSM step
 igsm_steps = 40              # IGSM most steps
+standout = 2.0               # F26: a centred singular value "stands out" above this multiple of the noise's largest
+majority = 0.5               # F26: "typically" / "most of the time": at least this share of the boundary points
 path_points = 21             # points along each path for persistence (ANX-X3)
 gamma = 0.7                  # persistence level
 
@@ -62,29 +70,35 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
+from nngeom import data, stats, zoo
 from nngeom.attacks import BIM, correctly_classified
 from nngeom.boundaries import (Orthant, Wedge, boundary_point, cvxpy_projection, degenerate_count, dominant_count, flat_svd,
                                project_to_boundary, random_differences, sequential_projection, singular_values)
 from nngeom.notebook import start_page
 from nngeom.persistence import persistence_along_path
-from nngeom.report import verdict_markdown
+from nngeom.report import paper_value, verdict_markdown
 from nngeom.validation import check_float_list, check_int_list, check_positive, check_positive_int
 
 for name in ("orthant_dim", "orthant_samples", "cvxpy_points", "n_boundary", "boundary_samples", "n_pairs",
-             "igsm_steps", "path_points"):
+             "igsm_steps", "path_points", "orthant_draws"):
     check_positive_int(name, globals()[name])
 orthant_ks = check_int_list("orthant_ks", orthant_ks)
 if max(orthant_ks) > orthant_dim:
     raise ValueError(f"parameter 'orthant_ks' must not exceed orthant_dim = {orthant_dim}, got {orthant_ks}")
 wedge_thetas = check_float_list("wedge_thetas", wedge_thetas, low=-math.pi / 2, high=math.pi / 2)
-for name in ("sigma", "igsm_eps", "igsm_alpha", "gamma"):
+for name in ("sigma", "igsm_eps", "igsm_alpha", "gamma", "standout"):
     check_positive(name, globals()[name])
+for name in ("orthant_rate", "wedge_fail_threshold", "majority"):
+    if not 0 < globals()[name] < 1:
+        raise ValueError(f"parameter {name!r} must lie in (0, 1), got {globals()[name]!r}")
 dev, metrics = start_page("notebooks/adversarial_neighborhoods/09_decision_boundaries", profile, metrics_path, seed=seed,
                           device=device, data="generated test objects; MNIST")
 for name in ("orthant_dim", "orthant_samples", "n_boundary", "boundary_samples", "sigma", "n_pairs", "path_points", "cvxpy_points",
-             "gamma"):
+             "gamma", "orthant_draws", "orthant_rate", "wedge_fail_threshold", "standout", "majority", "seq_tolerance",
+             "cvxpy_tolerance", "nearest_tolerance"):
     metrics.value(name, globals()[name])
+metrics.value("paper_degenerate_test_to_test", paper_value("ANX-F26", "degenerate_test_to_test"))
+metrics.value("paper_orthants_shown", paper_value("ANX-F25", "orthants_shown"))
 gen = torch.Generator().manual_seed(seed)
 
 # %% [markdown]
@@ -115,11 +129,14 @@ for label, obj in objects.items():
     t_cvx = time.perf_counter() - t0
     d_seq, d_ref = ((q - pts).norm(dim=1) for q in (seq, ref))
     seq_feasible = (seq @ N.T).min(1).values >= -1e-9
+    outside = (pts @ N.T).min(1).values < 0
+    wrong = ~seq_feasible | ((seq - exact).norm(dim=1) > nearest_tolerance)
     rows.append({"object": label, "exact vs cvxpy (largest difference)": float((exact - ref).abs().max()),
                  "sequential vs exact (largest difference)": float((seq - exact).abs().max()),
                  "sequential vs cvxpy (largest difference)": float((seq - ref).abs().max()),
                  "sequential outside the object": int((~seq_feasible).sum()),
                  "sequential farther than the nearest point": int(((d_seq > d_ref + 1e-6) & seq_feasible).sum()),
+                 "points outside": int(outside.sum()), "sequential wrong among them": int((wrong & outside).sum()),
                  "exact (s)": t_exact, "cvxpy (s)": t_cvx})
 x2 = pd.DataFrame(rows).set_index("object")
 display(x2.style.format({c: "{:.1e}" for c in x2.columns if "difference" in c} | {"exact (s)": "{:.4f}", "cvxpy (s)": "{:.2f}"}))
@@ -136,12 +153,19 @@ metrics.value("wedge_exact_vs_cvxpy", float(wedge_row["exact vs cvxpy (largest d
 # The same for the tipped wedge, whose faces are not orthogonal.
 
 # %%
-x0 = torch.randn(orthant_samples, orthant_dim, generator=gen, dtype=torch.float64)
-found_k, curves = {}, {}
-for k in orthant_ks:
-    sv = singular_values(random_differences(Orthant(orthant_dim, k).project(x0), orthant_samples, generator=gen))
-    curves[k] = (sv / sv[0]).numpy()
-    found_k[k] = degenerate_count(sv)
+found_k, curves = {k: [] for k in orthant_ks}, {}
+for draw in range(orthant_draws):
+    xd = torch.randn(orthant_samples, orthant_dim, generator=gen, dtype=torch.float64)
+    for k in orthant_ks:
+        sv = singular_values(random_differences(Orthant(orthant_dim, k).project(xd), orthant_samples, generator=gen))
+        if draw == 0:
+            curves[k] = (sv / sv[0]).numpy()
+            x0 = xd
+        found_k[k].append(degenerate_count(sv))
+n_right = sum(f == k for k in orthant_ks for f in found_k[k])
+n_cases = orthant_draws * len(orthant_ks)
+metrics.value("orthant_counts_right", n_right)
+metrics.value("orthant_counts_total", n_cases)
 wedge = Wedge(orthant_dim, wedge_thetas)
 sv_w = singular_values(random_differences(wedge.project(x0), orthant_samples, generator=gen))
 found_wedge = degenerate_count(sv_w)
@@ -160,7 +184,8 @@ axes[1].plot(np.arange(1, orthant_dim + 1), (sv_w / sv_w[0]).numpy(), "o-", ms=3
 axes[1].set_xlabel("index")
 axes[1].set_title(f"(b) the {wedge.k}-wedge, angles {', '.join(f'{t:g}' for t in wedge_thetas)}: {found_wedge} dropped")
 plt.show()
-display(pd.DataFrame([{"k": k, "dropped singular values": found_k[k]} for k in orthant_ks]).set_index("k").T)
+display(pd.DataFrame([{"k": k, "dropped singular values (each draw)": ", ".join(map(str, found_k[k]))}
+                      for k in orthant_ks]).set_index("k").T)
 metrics.value("wedge_dropped", found_wedge)
 
 # %% [markdown]
@@ -172,9 +197,10 @@ metrics.value("wedge_dropped", found_wedge)
 # Around each boundary point, {glue:text}`boundary_samples` samples with standard deviation
 # {glue:text}`sigma` (Gaussian, and the same draw made flat by {func}`nngeom.boundaries.flat_svd`) are
 # moved onto the boundary by bisecting towards the path's end of the other class, as in the thesis.
-# Three SVDs are read: of the projected samples themselves (is there one dominant value, the image?),
-# and of {glue:text}`n_pairs` random differences of them, Gaussian and flat (how many values drop?).
-# The samples are not clipped to the pixel range.
+# Four SVDs are read: of the projected samples themselves, as they are (the image on the boundary gives
+# a huge first value: their mean, by construction) and centred (does anything besides the image stand out
+# above the noise?), and of {glue:text}`n_pairs` random differences of them, Gaussian and flat (how many
+# values drop, how many stand out?). The samples are not clipped to the pixel range.
 
 # %%
 model = zoo.load(network, profile=profile, device=dev)
@@ -208,6 +234,17 @@ for kind, ends in kinds.items():
             samples = xb + sigma * draw.reshape(boundary_samples, *xb.shape)
             on = project_to_boundary(model, samples, xa[j], ends[j], tol=1e-7).midpoint
             sv_raw = singular_values(on)
+            flat_on = on.reshape(len(on), -1).double()
+            if dist == "gaussian":  # centred: does anything but the image stand out above the noise?
+                noise = (sigma * draw).reshape(boundary_samples, -1).double()
+                sv_noise = singular_values(noise - noise.mean(0))
+                sv_c = singular_values(flat_on - flat_on.mean(0))
+                row["gaussian: centred top / noise top"] = float(sv_c[0] / sv_noise[0])
+                row["gaussian: standing out (centred)"] = int((sv_c > standout * sv_noise[0]).sum())
+            elif kind == "test -> test":  # how much of the two parent images the top two directions hold
+                V = torch.linalg.svd(flat_on, full_matrices=False).Vh[:2]
+                parents = torch.stack([xa[j].reshape(-1), ends[j].reshape(-1)]).double()
+                row["flat: parents in the top two"] = float((((parents @ V.T) ** 2).sum(1) / (parents ** 2).sum(1)).min())
             sv_diff = singular_values(random_differences(on, n_pairs, generator=gen))
             row[f"{dist}: top two (samples)"] = float(sv_raw[0] / sv_raw[1])
             row[f"{dist}: dominant (differences)"] = dominant_count(sv_diff)
@@ -237,15 +274,20 @@ plt.show()
 #
 # The thesis ends Part III with the plan to revisit its first motivating picture, persistence along an
 # interpolation path, with these tools. Here: the {glue:text}`gamma`-persistence at
-# {glue:text}`path_points` points of each path of the first test image, with the boundary point found by
-# bisection marked.
+# {glue:text}`path_points` points of each path of the first test image whose attack succeeded, with the
+# boundary point found by bisection marked.
 
 # %%
+ok_idx = torch.nonzero(adv_ok).flatten().tolist()
+j0 = ok_idx[0] if ok_idx else 0
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
 for ax, (kind, ends) in zip(axes, kinds.items()):
-    t, p, cls = persistence_along_path(model, xa[:1], ends[:1], n_points=path_points, gamma=gamma,
+    if kind == "test -> adversarial" and not ok_idx:
+        ax.set_title(f"{kind}: no attack succeeded")
+        continue
+    t, p, cls = persistence_along_path(model, xa[j0:j0 + 1], ends[j0:j0 + 1], n_points=path_points, gamma=gamma,
                                        generator=torch.Generator(device=dev).manual_seed(seed))
-    bp = boundary_point(model, xa[:1], ends[:1], tol=1e-6)
+    bp = boundary_point(model, xa[j0:j0 + 1], ends[j0:j0 + 1], tol=1e-6)
     ax.plot(t.cpu(), p.cpu(), "o-", ms=3)
     ax.axvline(float(bp.fraction), color="k", ls="--", lw=0.8, label=f"boundary at {float(bp.fraction):.3f}")
     for tt, pp, cc in zip(t.cpu().tolist(), p.cpu().tolist(), cls.cpu().tolist()):
@@ -260,51 +302,94 @@ plt.show()
 # %% [markdown]
 # ## The thesis' claims, tested
 #
-# ANX-X2: on the orthant the sequential projection equals the exact one to $10^{-12}$, which agrees with
-# cvxpy to $10^{-5}$ (cvxpy's own accuracy); on the wedge it misses the nearest point for at least one
-# point. ANX-F25: the number of dropped values equals $k$ for every
-# orthant. ANX-F26: "one dominant value" asks for a ratio of the two largest singular values of the
-# projected samples of at least 3 at every boundary point; "two degenerate values" asks the flat-SVD
-# differences of every test → test point to show two values standing out at the top; "mostly planar" asks
-# that at least half the boundary points show exactly one dropped value in the differences of the
-# flat-SVD samples, the distribution the thesis introduced to make such degeneracy visible (thresholds
-# ours).
+# | claim | the thesis | criterion (ours) |
+# |---|---|---|
+# | orthant: sequential projection is the nearest point (X2, Lemma 30.11) | exact for mutually orthogonal faces | deterministic: holds if it equals the exact projection to {glue:text}`seq_tolerance:.0e` and that agrees with cvxpy to {glue:text}`cvxpy_tolerance:.0e` (cvxpy's own accuracy) |
+# | the wedge needs more (X2) | for non-orthogonal faces the sequential projection "is not sufficient" | Wilson 95 % interval of the share of points outside the wedge whose sequential projection is wrong (outside the wedge, or more than {glue:text}`nearest_tolerance:.0e` from the nearest point): holds if it lies at or above {glue:text}`wedge_fail_threshold:.0%`, fails if below, undecided otherwise |
+# | dropped values match $k$ (F25) | "in each of these cases" the count equals the orthant's dimension | Wilson 95 % interval of the share of (orthant, draw) cases, {glue:text}`orthant_draws` draws per orthant, whose count equals $k$: holds if at or above {glue:text}`orthant_rate:.0%`, fails if below, undecided otherwise |
+# | one dominant value (F26) | a single dominant value, the image; the noise mostly orthogonal to it | per boundary point: no value of the *centred* projected Gaussian samples above {glue:text}`standout:g` times the largest of the unprojected noise (so the image's is the only one that dominates); Wilson 95 % interval of the share of such points: holds if at or above {glue:text}`majority:.0%`, fails if below |
+# | two degenerate values, test → test (F26) | {glue:text}`paper_degenerate_test_to_test:g` values, seemingly the two images | per test → test point: exactly {glue:text}`paper_degenerate_test_to_test:g` values stand out at the top of the flat-SVD differences; share of such points as above |
+# | mostly planar (F26) | "most of the time" the boundary is crossed at a plane | per boundary point: exactly one dropped value in the flat-SVD differences; share of such points as above |
+#
+# The thesis gives no counts or thresholds; all of these are ours. "Typically" and "most of the time"
+# are read as a majority of the boundary points. On the uncentred samples the first value is the samples'
+# mean and dominates by construction (the ratio of the two largest is in the table above, for reference),
+# so that reading of "one dominant value" could not fail and is not used.
 
 # %%
+tol_seq, tol_cvx = seq_tolerance, cvxpy_tolerance
+orth_ok = bool(orthant_row["sequential vs exact (largest difference)"] <= tol_seq
+               and orthant_row["exact vs cvxpy (largest difference)"] <= tol_cvx)
 metrics.claim("ANX-X2", "orthant_projection_by_clamping",
-              holds=bool(orthant_row["sequential vs exact (largest difference)"] <= 1e-12
-                         and orthant_row["exact vs cvxpy (largest difference)"] <= 1e-5),
+              holds=stats.exact(orth_ok, f"sequential vs exact <= {tol_seq:g} and exact vs cvxpy <= {tol_cvx:g}",
+                                effect=float(orthant_row["sequential vs exact (largest difference)"]),
+                                criterion=f"holds if the sequential projection equals the exact one to {tol_seq:g} and that agrees with cvxpy to {tol_cvx:g}"),
               evidence=f"orthant, {cvxpy_points} points: sequential vs exact {orthant_row['sequential vs exact (largest difference)']:.1e}, "
                        f"exact vs cvxpy {orthant_row['exact vs cvxpy (largest difference)']:.1e}")
-metrics.claim("ANX-X2", "wedge_needs_more",
-              holds=bool(wedge_row["sequential outside the object"] + wedge_row["sequential farther than the nearest point"] > 0),
-              evidence=f"wedge: sequential projection outside the wedge for {int(wedge_row['sequential outside the object'])} "
-                       f"and farther than the nearest point for {int(wedge_row['sequential farther than the nearest point'])} "
-                       f"of {cvxpy_points} points; exact vs cvxpy {wedge_row['exact vs cvxpy (largest difference)']:.1e}")
-metrics.item("ANX-X2", "reproduced", data="toy", note=f"{cvxpy_points} points in {orthant_dim} dimensions, checked against cvxpy")
-metrics.claim("ANX-F25", "dropped_values_match_dimension", holds=all(found_k[k] == k for k in orthant_ks),
-              evidence="dropped values for k = " + ", ".join(f"{k}: {found_k[k]}" for k in orthant_ks)
+n_out, n_wrong = int(wedge_row["points outside"]), int(wedge_row["sequential wrong among them"])
+metrics.value("wedge_points_outside", n_out)
+metrics.value("wedge_sequential_wrong", n_wrong)
+metrics.claim("ANX-X2", "wedge_needs_more", holds=stats.rate_at_least(n_wrong, n_out, wedge_fail_threshold),
+              evidence=f"wedge: the sequential projection is wrong for {n_wrong} of the {n_out} points outside it "
+                       f"({int(wedge_row['sequential outside the object'])} land outside the wedge, "
+                       f"{int(wedge_row['sequential farther than the nearest point'])} inside but too far); on the orthant "
+                       f"{int(orthant_row['sequential wrong among them'])} of {int(orthant_row['points outside'])}; "
+                       f"exact vs cvxpy {wedge_row['exact vs cvxpy (largest difference)']:.1e}")
+metrics.item("ANX-X2", "toy", note=f"{cvxpy_points} points in {orthant_dim} dimensions, checked against cvxpy")
+metrics.claim("ANX-F25", "dropped_values_match_dimension", holds=stats.rate_at_least(n_right, n_cases, orthant_rate),
+              evidence=f"count equal to k in {n_right} of {n_cases} (orthant, draw) cases; counts for k = "
+                       + "; ".join(f"{k}: {', '.join(map(str, found_k[k]))}" for k in orthant_ks)
                        + f"; without projection {found_none}; the {wedge.k}-wedge {found_wedge}")
-metrics.item("ANX-F25", "reproduced", data="toy", note=f"n = {orthant_dim}, {orthant_samples} samples per orthant")
+metrics.item("ANX-F25", "toy", scale={"orthant dimensions k": len(orthant_ks)},
+             note=f"n = {orthant_dim}, {orthant_samples} samples per orthant, {orthant_draws} draws")
+n_kind = {kind: int((f26.index.get_level_values(0) == kind).sum()) if len(f26) else 0 for kind in kinds}
+f26_gaps = ["'one dominant value' is tested on centred samples: on the samples as they are, the image on the "
+            "boundary (their mean) dominates by construction",
+            "the boundary points are found on a zoo network of ours (the thesis does not name its MNIST network) and "
+            "the samples are not clipped to the pixel range"]
 if len(f26):
+    lone = f26["gaussian: standing out (centred)"] == 0
     ratios = f26["gaussian: top two (samples)"]
-    metrics.claim("ANX-F26", "one_dominant_value", holds=bool((ratios >= 3).all()),
-                  evidence=f"ratio of the two largest singular values of the projected samples: {ratios.min():.1f} to {ratios.max():.1f}")
+    metrics.claim("ANX-F26", "one_dominant_value", holds=stats.rate_at_least(int(lone.sum()), len(f26), majority),
+                  evidence=f"nothing but the image stands out at {int(lone.sum())} of {len(f26)} boundary points; values "
+                           f"of the centred samples above {standout:g} x the noise's largest: "
+                           + ", ".join(str(v) for v in f26["gaussian: standing out (centred)"])
+                           + f" (largest centred / noise {f26['gaussian: centred top / noise top'].min():.2f} to "
+                             f"{f26['gaussian: centred top / noise top'].max():.2f}); uncentred, the first value is "
+                             f"{ratios.min():.0f} to {ratios.max():.0f} times the second")
     tt = f26.xs("test -> test", level="kind") if "test -> test" in f26.index.get_level_values(0) else f26.iloc[:0]
     if len(tt):
-        metrics.claim("ANX-F26", "two_degenerate_test_to_test", holds=bool((tt["flat: dominant (differences)"] == 2).all()),
-                      evidence="values standing out in the flat-SVD differences (test -> test): "
-                               + ", ".join(str(v) for v in tt["flat: dominant (differences)"]))
+        want = int(paper_value("ANX-F26", "degenerate_test_to_test"))
+        two = tt["flat: dominant (differences)"] == want
+        metrics.claim("ANX-F26", "two_degenerate_test_to_test", holds=stats.rate_at_least(int(two.sum()), len(tt), majority),
+                      evidence=f"{want} values stand out in the flat-SVD differences at {int(two.sum())} of {len(tt)} "
+                               "test -> test points (counts " + ", ".join(str(v) for v in tt["flat: dominant (differences)"])
+                               + "); share of the two parent images in the top two directions of the flat samples, "
+                                 "the smaller of the two: " + ", ".join(f"{v:.2f}" for v in tt["flat: parents in the top two"]))
     one = (f26["flat: dropped (differences)"] == 1)
-    metrics.claim("ANX-F26", "mostly_planar", holds=bool(one.mean() >= 0.5),
+    metrics.claim("ANX-F26", "mostly_planar", holds=stats.rate_at_least(int(one.sum()), len(f26), majority),
                   evidence=f"one dropped value at {int(one.sum())} of {len(f26)} boundary points (flat-SVD samples); dropped "
                            "counts flat " + ", ".join(str(v) for v in f26["flat: dropped (differences)"])
                            + "; Gaussian " + ", ".join(str(v) for v in f26["gaussian: dropped (differences)"]))
-    metrics.item("ANX-F26", "reproduced", data="MNIST",
-                 note=f"{network}, {len(f26)} boundary points, {boundary_samples} samples each (sigma {sigma})")
-metrics.item("ANX-X3", "reproduced", data="MNIST",
-             note="the thesis gives only the plan; persistence along both paths of one test image")
+metrics.item("ANX-F26", "MNIST", scale={"boundary points per kind": min(n_kind.values())}, gaps=f26_gaps,
+             note=f"{network}, {len(f26)} boundary points, {boundary_samples} samples each (sigma {sigma})")
+metrics.item("ANX-X3", "MNIST",
+             gaps=["the thesis gives only the plan (section 32): no result or claim to compare with, so no verdict"],
+             note="persistence along both paths of one test image")
 display(verdict_markdown(metrics.verdicts))
+
+# %% [markdown]
+# ```{admonition} What we did differently
+# - **One dominant value, centred.** On the projected samples as they are, the first singular value is
+#   their mean, the image on the boundary, and dominates by construction; the verdict asks instead whether
+#   anything else stands out once the mean is removed.
+# - **The wedge's projection is solved exactly** (the thesis' derivation stops midway) and its centerline is
+#   the wedge's bisector (the printed $\tan(\theta/2)$ lies outside the wedge it defines).
+# - **The "flat SVD" keeps the Frobenius norm**, as the text says; the printed formula would scale it.
+# - **The network and the sampling are ours.** The thesis names neither its MNIST network nor its sample
+#   sizes; samples are not clipped to the pixel range.
+# - **ANX-X3 has no verdict**: the thesis states only the plan.
+# ```
 
 # %%
 metrics.save();

@@ -15,9 +15,14 @@
 # # Adversarial examples of every MNIST model
 #
 # Szegedy et al. {cite}`szegedy2014intriguing` ask, for an image $x$ and a target class $l$, for the
-# smallest $r$ with $f(x+r)=l$ and $x+r$ in the pixel box $[0,1]^m$. They approximate it with
-# box-constrained L-BFGS on $c\,|r| + \mathrm{loss}_f(x+r, l)$ and a line search for the extreme $c$
-# that still reaches $l$ (the IPN summary, "Approach"). This page runs that attack against each of
+# smallest $r$ with $f(x+r)=l$ and $x+r$ in the pixel box $[0,1]^m$, and approximate it with
+# box-constrained L-BFGS on $c\,\|r\| + \mathrm{loss}_f(x+r, l)$ and a line search on $c$ (the IPN
+# summary, "Approach"). The code here minimises
+#
+# $$c\,\|r\|_2^2 + \mathrm{CE}\big(f(x+r), l\big) \quad\text{subject to}\quad x + r \in [0,1]^m$$
+#
+# and keeps, per image, the *largest* $c$ of its search that still reaches $l$, which gives the
+# smallest perturbation it finds (see the box below). This page runs that attack against each of
 # the paper's MNIST models (IPN-X2) and reports, per model, its test error and the *minimum average
 # distortion* $\|r\|_2/\sqrt m$ of the examples it finds. As a control, each adversarial perturbation
 # is replaced by Gaussian noise of the same length: if the models were merely fragile, noise would
@@ -25,7 +30,7 @@
 #
 # The attack is `nngeom.attacks.LBFGS` (the same class as on the thesis' pages): one L-BFGS-B problem
 # per batch, a bisection on $\log c$ per image, and an image whose target is never reached counted as
-# a failure. Each image gets one target, drawn uniformly from the nine other classes.
+# a failure. Each image gets one target, drawn uniformly from the other classes.
 
 # %% tags=["parameters"]
 profile = "default"          # which profile produced this page (set by the workflow)
@@ -41,8 +46,9 @@ max_iter = 50                # L-BFGS-B iterations per solve
 batch_size = 128             # images per L-BFGS-B problem
 grid_models = ["mnist-fc10-0", "mnist-fc200-200-10-sigmoid", "mnist-ae400-10"]  # models shown in the example grid
 grid_rows = 3                # examples per model in the grid
-close_distortion = 0.2       # our threshold for "close": mean distortion at most this (RMS change per pixel)
-barely = 0.05                # our threshold for "barely": noise error rate at most this (upper 95% bound)
+min_success = 0.95           # our threshold: the attack succeeds on at least this share of attempts (Wilson 95 % interval)
+close_factor = 1.5           # "close": mean distortion at most this multiple of the reference distortion of the model
+barely = 0.05                # our threshold for "barely": error rate under matched noise below this (Wilson 95 % interval)
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,8 +60,8 @@ from nngeom import data, zoo
 from nngeom.attacks import distortion
 from nngeom.notebook import start_page
 from nngeom.plotting import adversarial_rows
-from nngeom.report import verdict_markdown
-from nngeom.stats import rate
+from nngeom.report import paper_value, verdict_markdown
+from nngeom.stats import all_of, interval_below, rate, rate_at_least, rate_below
 from nngeom.transfer import errors, lbfgs_adversarials, matched_noise
 from nngeom.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
 
@@ -69,20 +75,51 @@ check_positive_int("search_steps", search_steps)
 check_positive_int("max_iter", max_iter)
 check_positive_int("batch_size", batch_size)
 check_positive_int("grid_rows", grid_rows)
-check_in_open_interval("close_distortion", close_distortion, 0.0, 1.0)
+check_in_open_interval("min_success", min_success, 0.0, 1.0)
+if not close_factor >= 1.0:
+    raise ValueError(f"parameter 'close_factor' must be >= 1 (a multiple of the reference distortion), got {close_factor!r}")
 check_in_open_interval("barely", barely, 0.0, 1.0)
 
 dev, metrics = start_page("notebooks/intriguing_properties/02_adversarial_examples",
                           profile, metrics_path, seed=seed, device=device, data="MNIST test set")
 generator = torch.Generator().manual_seed(seed)
 
+# Reference distortion of each zoo model (IPN.yaml, IPN-X2: the values of Bell's thesis Table 1, which
+# recreates part of the paper's Table 1; AE400-10 is not in that table and gets the larger multi-layer value).
+REFERENCE_KEY = {"mnist-fc10-4": "distortion_fc10_4", "mnist-fc10-2": "distortion_fc10_2",
+                 "mnist-fc10-0": "distortion_fc10_0", "mnist-fc100-100-10-sigmoid": "distortion_fc100_100_10",
+                 "mnist-fc200-200-10-sigmoid": "distortion_fc200_200_10", "mnist-ae400-10": "distortion_fc200_200_10"}
+for name in models:
+    if name not in REFERENCE_KEY:
+        raise ValueError(f"parameter 'models': {name!r} has no reference distortion; choose from {sorted(REFERENCE_KEY)}")
+reference_distortion = {name: paper_value("IPN-X2", REFERENCE_KEY[name]) for name in models}
+metrics.value("close_factor", close_factor)
+metrics.value("reference_distortion_fc100", paper_value("IPN-X2", "distortion_fc100_100_10"))
+metrics.value("reference_distortion_fc200", paper_value("IPN-X2", "distortion_fc200_200_10"))
+metrics.value("close_threshold_multilayer", close_factor * paper_value("IPN-X2", "distortion_fc200_200_10"))
+
+# %% [markdown]
+# ```{admonition} What we did differently
+# - **Objective.** The summary writes the penalty as $c\,\|r\|$ and asks for the minimum $c$ that
+#   reaches the target. `nngeom.attacks.LBFGS` uses the squared norm $c\,\|r\|_2^2$ (smooth at
+#   $r=0$; it traces the same family of minimisers, but its $c$ values are on another scale) and keeps
+#   the largest $c$ of a bisection on $\log c$ that still reaches the target. With the weight on the
+#   norm, a larger $c$ gives a smaller $r$; the smallest $c$ would give the largest perturbation, so we
+#   read the search as the one that yields the smallest $r$. The search is coarse (`search_steps`
+#   bisection steps), so our distortions are upper bounds on the attack's best.
+# - **Reference distortions.** The summary states none. The "close" threshold uses the values of Bell's
+#   thesis (Table 1), which recreates the paper's FC rows with the same measure; AE400-10 is not in it
+#   and is held to the larger multi-layer value ({glue:text}`reference_distortion_fc200:.3f`).
+# - **Noise control.** The summary has no noise rows; the Gaussian control of the same length is ours.
+# ```
+
 # %% [markdown]
 # ## The models
 #
 # The FC10($\lambda$) models are softmax regressions on the raw pixels with the paper's quadratic
 # weight decay $\lambda\sum w^2/k$ per layer ($k$ units); they are the same zoo entries as the thesis'
-# FC10-4/-2/-0. FC100-100-10 and FC200-200-10 are sigmoid networks with decay 1e-5, 1e-5, 1e-6, and
-# AE400-10 is a 400-unit sigmoid sparse autoencoder trained without labels with a softmax trained on
+# FC10-4/-2/-0. FC100-100-10 and FC200-200-10 are sigmoid networks with the thesis' per-layer decays
+# (in their recipes), and AE400-10 is a sigmoid sparse autoencoder trained without labels with a softmax trained on
 # its frozen code. The summary gives no optimiser, epochs or sparsity settings; the recipe of each
 # model is listed with its test accuracy.
 
@@ -136,7 +173,7 @@ display(table.style.format({
     "error under matched noise": "{:.1%}", "seconds per example": "{:.3f}"}))
 
 # %% [markdown]
-# Each row is one model. *Test error* is on the 10,000 test images. *Attack success* is the share of
+# Each row is one model. *Test error* is on the {glue:text}`n_test:,` test images. *Attack success* is the share of
 # the attacked images that reached their target, with a Wilson 95 % interval; *mean distortion*
 # averages $\|r\|_2/\sqrt m$ over the successful examples. *Error under matched noise* is the share of
 # the same images that the model gets wrong once the adversarial perturbation is replaced by Gaussian
@@ -145,10 +182,12 @@ display(table.style.format({
 #
 # ## Examples
 #
-# Original, perturbation magnified ten times (grey is zero), adversarial image, for a few models. The
+# Original, perturbation magnified {glue:text}`magnify` times (grey is zero), adversarial image, for a few models. The
 # row label gives the target class and the distortion.
 
 # %%
+magnify = metrics.value("magnify", 10)
+metrics.value("n_test", len(y_test))
 for name in grid_models:
     s = sets[name]
     ok = s.success.nonzero().squeeze(1)[:grid_rows]
@@ -157,35 +196,76 @@ for name in grid_models:
         continue
     d = distortion(s.x[ok], s.x_adv[ok])
     labels = [f"{int(s.y[i])} → {int(s.targets[i])}\n{float(di):.3f}" for i, di in zip(ok, d)]
-    fig = adversarial_rows(s.x[ok, 0].numpy(), s.x_adv[ok, 0].numpy(), labels, magnify=10)
+    fig = adversarial_rows(s.x[ok, 0].numpy(), s.x_adv[ok, 0].numpy(), labels, magnify=magnify)
     fig.suptitle(f"IPN-X2: {name}, first {len(ok)} successful examples", fontsize=9, y=1.02)
     plt.show()
 
 # %% [markdown]
 # ## Verdicts
 #
-# The summary's claims are qualitative, so we state our thresholds: an attack "finds adversarials
-# close to the original" for a model when at least 95 % of its attempts succeed and their mean
-# distortion is at most `close_distortion` (an RMS change of that fraction of the pixel range); noise
-# "barely" changes the error when the upper end of the 95 % interval of the error under matched noise
-# is at most `barely`.
+# The summary's claims are qualitative; each is decided per model, with three outcomes, and must hold
+# for every model:
+#
+# - *adversarials close to the original*: the Wilson 95 % interval of the attack's success rate lies at
+#   or above `min_success` ({glue:text}`min_success_pct:.0f` %), and the 95 % interval of the mean
+#   distortion lies below `close_factor` = {glue:text}`close_factor:.2g` times the reference distortion
+#   of that model (for the multi-layer nets {glue:text}`reference_distortion_fc100:.3f` and
+#   {glue:text}`reference_distortion_fc200:.3f`, so a threshold of about
+#   {glue:text}`close_threshold_multilayer:.3f`). It fails for a model whose success interval lies
+#   below `min_success` or whose distortion interval lies at or above its threshold; otherwise it is
+#   undecided.
+# - *noise barely hurts*: the Wilson 95 % interval of the error under matched noise lies below
+#   `barely` ({glue:text}`barely_pct:.0f` %); fails if it lies at or above it.
 
 # %%
+metrics.value("min_success_pct", 100 * min_success)
+metrics.value("barely_pct", 100 * barely)
+found, calm, per_model = [], [], []
+for name, s in sets.items():
+    k, n = int(s.success.sum()), len(s.success)
+    ok = rate_at_least(k, n, min_success)
+    dist = s.distortion.double()
+    mean = float(dist.mean()) if len(dist) else float("nan")
+    half = 1.959963984540054 * float(dist.std(unbiased=True)) / len(dist) ** 0.5 if len(dist) > 1 else float("nan")
+    threshold = close_factor * reference_distortion[name]
+    close = interval_below(mean, mean - half, mean + half, threshold,
+                           test=f"{name}: normal 95 % interval of the mean distortion of {len(dist)} examples")
+    both = all_of([ok, close], name=f"{name} checks")
+    found.append(both)
+    k_noise = int(round(noisy_err[name]["rate"] * noisy_err[name]["n"])) if noisy_err[name]["n"] else 0
+    quiet = rate_below(k_noise, noisy_err[name]["n"], barely)
+    calm.append(quiet)
+    per_model.append({"model": name, "success": f"{k}/{n}", "success ≥ min_success": ok.outcome,
+                      "mean distortion (95% CI)": f"{mean:.3f} ({mean - half:.3f}–{mean + half:.3f})",
+                      "reference": reference_distortion[name], "threshold": threshold,
+                      "close": close.outcome, "noise error": f"{k_noise}/{noisy_err[name]['n']}",
+                      "noise below barely": quiet.outcome})
+display(pd.DataFrame(per_model).set_index("model").style.format({"reference": "{:.3f}", "threshold": "{:.3f}"}))
+
 worst_success = float(table["attack success"].min())
 worst_distortion = float(table["mean distortion"].max())
-found = bool(worst_success >= 0.95 and worst_distortion <= close_distortion)
 metrics.value("min_success_rate", worst_success)
 metrics.value("max_mean_distortion", worst_distortion)
-metrics.claim("IPN-X2", "adversarials_for_every_model", holds=found,
-              evidence=f"lowest success rate {worst_success:.1%}, largest mean distortion {worst_distortion:.3f} "
-              f"(thresholds 95 % and {close_distortion}) over {len(models)} models")
+metrics.claim("IPN-X2", "adversarials_for_every_model", holds=all_of(found, name="models"),
+              evidence="; ".join(f"{r['model']}: success {r['success']} ({r['success ≥ min_success']}), distortion "
+                                 f"{r['mean distortion (95% CI)']} vs {r['threshold']:.3f} ({r['close']})" for r in per_model),
+              criterion=f"holds if for every model the Wilson 95 % interval of the success rate lies at or above "
+              f"{min_success:g} and the 95 % interval of the mean distortion lies below {close_factor:g} x the "
+              "reference distortion (Bell's Table 1); fails if either lies on the wrong side for some model; "
+              "undecided otherwise")
 worst_noise_high = max(r["high"] for r in noisy_err.values())
-worst_noise_model = max(noisy_err, key=lambda k: noisy_err[k]["high"])
 metrics.value("max_noise_error_upper", worst_noise_high)
-metrics.claim("IPN-X2", "noise_of_same_size_barely_hurts", holds=bool(worst_noise_high <= barely),
-              evidence=f"highest error under matched noise {noisy_err[worst_noise_model]['rate']:.1%} "
-              f"(95 % up to {worst_noise_high:.1%}, {worst_noise_model}); threshold {barely:.0%}")
-metrics.item("IPN-X2", "reproduced", data="MNIST",
+metrics.claim("IPN-X2", "noise_of_same_size_barely_hurts", holds=all_of(calm, name="models"),
+              evidence="; ".join(f"{r['model']}: {r['noise error']} wrong under matched noise ({r['noise below barely']})"
+                                 for r in per_model),
+              criterion=f"holds if for every model the Wilson 95 % interval of the error under matched noise lies "
+              f"below {barely:g}; fails if it lies at or above it for some model; undecided otherwise "
+              "(the summary gives no noise rate; the threshold is ours)")
+metrics.item("IPN-X2", data="MNIST", scale={"models": len(models)},
+             gaps=["L-BFGS on c||r||^2 + CE keeping the largest successful c of a coarse bisection, where the summary "
+                   "writes c||r|| + loss and the minimum c",
+                   "reference distortions from Bell's thesis Table 1 (the summary states none); AE400-10 held to the "
+                   "multi-layer value"],
              note=f"{n_images} images per model, one random target each; {len(models)} models")
 display(verdict_markdown(metrics.verdicts))
 largest = str(table["mean distortion"].idxmax())

@@ -65,6 +65,11 @@ def main(argv=None) -> int:
             else:
                 unpinned[key] = "outcome differs across CPU configurations: " + ", ".join(
                     word.get(s, str(s)) for s in seen)
+        statuses = [{k: v["status"] for k, v in r[page].get("items", {}).items()} for r in runs]
+        if all(st == statuses[0] for st in statuses):
+            spec["items"] = statuses[0]
+        else:
+            print(f"{page}: item statuses differ across runs: {statuses}", file=sys.stderr)
         spec["verdicts"] = verdicts
         if unpinned:
             spec["unpinned"] = unpinned
