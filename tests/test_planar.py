@@ -96,3 +96,25 @@ def test_region_of_and_sizes():
     assert pr.areas.sum() == pytest.approx(4.0) and pr.size_spread() > 0
     with pytest.raises(ValueError, match="outside"):
         pr.region_of(np.array([3.0, 0.0]))
+
+
+def test_size_spread_by_hand():
+    """Squares of area 1, 10 and 100: log10 areas 0, 1, 2, whose (population) standard deviation is
+    sqrt(2/3); equal areas give 0."""
+    from nngeom.planar import PlaneRegions
+
+    def square(side: float, x0: float) -> np.ndarray:
+        return np.array([[x0, 0.0], [x0 + side, 0.0], [x0 + side, side], [x0, side]])
+
+    def regions(polys):
+        n = len(polys)
+        return PlaneRegions(polygons=polys, patterns=np.zeros((n, 1), dtype=bool), logit_A=np.zeros((n, 2, 2)),
+                            logit_a=np.zeros((n, 2)), layer_polygons=[polys], layer_sizes=[1], extent=(0, 20, 0, 20))
+
+    pr = regions([square(1.0, 0.0), square(np.sqrt(10.0), 2.0), square(10.0, 6.0)])
+    np.testing.assert_allclose(pr.areas, [1.0, 10.0, 100.0])
+    assert pr.size_spread() == pytest.approx(np.sqrt(2 / 3), rel=1e-12)
+    assert regions([square(2.0, 0.0), square(2.0, 3.0)]).size_spread() == pytest.approx(0.0, abs=1e-15)
+    # a triangle of legs 2 and 1 (area 1) next to a square of area 100: log10 areas 0 and 2, spread 1
+    tri = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    assert regions([tri, square(10.0, 5.0)]).size_spread() == pytest.approx(1.0, rel=1e-12)

@@ -76,3 +76,110 @@ def test_decision_targets_from_a_pool_are_images_of_another_class():
     # holds a boundary strictly inside it
     assert len(s.points["decision"]) + s.counts["decision_target_same_class"] == 5
     assert np.all((s.alpha["decision"] > 0) & (s.alpha["decision"] < 1))
+
+
+def test_decision_targets_are_means_of_other_classes():
+    """Each decision segment heads for the mean image of a class other than the test point's predicted one,
+    and its boundary point is the last point of the predicted class along it (checked by fine sampling)."""
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    net[1].running_mean.uniform_(-0.2, 0.2)
+    net[-1].weight.data *= 4
+    net.eval()
+    x = torch.rand(4000, 6) * 2 - 1
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    means = class_means(x, y, 3)
+    for c in range(3):  # the mean image of each class, summed by hand
+        members = [x[i] for i in range(len(x)) if int(y[i]) == c]
+        assert torch.allclose(means[c], sum(members) / len(members), atol=1e-6)
+    pts = x[:16]
+    s = region_sample(net, pts, means, (-1.0, 1.0), pgd={"steps": 3}, seed=0)
+    with torch.no_grad():
+        pred = net(pts).argmax(1)
+    assert len(s.source["decision"]) >= 3
+    assert len(s.source["decision"]) + s.counts["decision_target_same_class"] == len(pts)
+    steps = torch.linspace(0, 1, 20_001, dtype=torch.float64)
+    for k, i in enumerate(s.source["decision"]):
+        x0, inner = pts[i].double(), s.points["decision"][k].double()
+        # the class whose mean the segment heads for: the inner point lies on the segment x0 -> mean
+        on_segment = []
+        for c in range(3):
+            d = means[c].double() - x0
+            t = float((inner - x0) @ d / (d @ d))
+            if float((inner - x0 - t * d).norm()) < 1e-5 * float(d.norm()) and 0 <= t <= 1:
+                on_segment.append((c, t))
+        assert len(on_segment) == 1, on_segment
+        (c, t), = on_segment
+        assert c != int(pred[i])
+        with torch.no_grad():
+            along = net.double()(x0 + steps[:, None] * (means[c].double() - x0)).argmax(1)
+        net.float()
+        with torch.no_grad():
+            assert int(net(means[c:c + 1]).argmax()) != int(pred[i])  # a kept target lies in another class
+        last = float(steps[(along == pred[i]).nonzero().max()])
+        assert abs(s.alpha["decision"][k] - last) <= 1 / 20_000 + 1e-9 and t <= s.alpha["decision"][k]
+
+
+def _hand_net() -> nn.Sequential:
+    """Units u1 = relu(x1), u2 = relu(x2), u3 = relu(x3 - 0.1); logits z0 = u1 + u3, z1 = u2 + 2 u3."""
+    net = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(3))
+        net[0].bias.copy_(torch.tensor([0.0, 0.0, -0.1]))
+        net[2].weight.copy_(torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 2.0]]))
+        net[2].bias.zero_()
+    return net.eval()
+
+
+def test_decision_cosines_by_hand():
+    from nngeom.region_studies import decision_cosines
+
+    g0 = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    g = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+    np.testing.assert_allclose(decision_cosines(g0, g).numpy(), [1.0, 0.0, -1.0, 1 / np.sqrt(2), 0.0], atol=1e-15)
+    import pytest
+
+    with pytest.raises(ValueError, match="g0"):
+        decision_cosines(g, g0)
+
+
+def test_decision_direction_and_surrounding_cosine_by_hand():
+    """At x* = (2, 1, 0) the logit gradients are e1 and e2, so the null space is the x3 axis. Going up
+    x3, u3 switches on at 0.1: in that region the gradients are (1, 0, 1) and (0, 1, 2), class 0 still
+    leads, and the decision direction turns from (1, -1, 0) to (1, -1, -1): rho = 2 / sqrt(6). Going
+    down, no unit changes."""
+    from nngeom.region_studies import _decision_direction, surrounding_regions
+
+    net = _hand_net()
+    x0 = torch.tensor([[2.0, 1.0, 0.0]])
+    np.testing.assert_allclose(_decision_direction(_hand_net().double(), x0.double()).numpy(), [[1.0, -1.0, 0.0]])
+    np.testing.assert_allclose(_decision_direction(net, torch.tensor([[2.0, 1.0, 0.15]])).numpy(), [[1.0, -1.0, -1.0]],
+                               atol=1e-6)
+    # where class 1 leads (x2 large), the direction is grad z1 - grad z0
+    np.testing.assert_allclose(_decision_direction(net, torch.tensor([[0.5, 3.0, 0.0]])).numpy(), [[-1.0, 1.0, 0.0]],
+                               atol=1e-6)
+    found = surrounding_regions(_hand_net(), x0, n_directions=20, epsilon=0.2, seed=0, progress=False)
+    assert found.counts.tolist() == [2]
+    np.testing.assert_allclose(found.cosines[0], [2 / np.sqrt(6)], rtol=1e-12)
+    # segments too short to reach x3 = 0.1 meet no other region
+    short = surrounding_regions(_hand_net(), x0, n_directions=20, epsilon=0.05, seed=0, progress=False)
+    assert short.counts.tolist() == [1] and len(short.cosines[0]) == 0
+
+
+def test_point_medians_abs_deviations_and_bootstrap():
+    from nngeom.region_studies import abs_deviations, bootstrap_interval, point_medians
+
+    np.testing.assert_allclose(point_medians([np.array([0.9, 0.7, 1.0]), np.array([]), np.array([0.5, 0.6])]), [0.9, 0.55])
+    np.testing.assert_allclose(abs_deviations([1.0, 2.0, 4.0]), [1.0, 0.0, 2.0])
+    est, low, high = bootstrap_interval(lambda a, b: np.mean(a) - np.mean(b), [np.full(5, 3.0), np.full(7, 1.0)], n_boot=50)
+    assert (est, low, high) == (2.0, 2.0, 2.0)  # constant samples: every resample gives the same difference
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)
+    est, low, high = bootstrap_interval(lambda a_, b_: np.mean(a_) - np.mean(b_), [a, b], n_boot=500, seed=1)
+    assert low < est < high and low > 0.7 and high < 1.3
+    assert all(np.isnan(bootstrap_interval(np.median, [np.zeros(0)])))
+    import pytest
+
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_interval(np.median, [a], n_boot=0)

@@ -31,7 +31,8 @@ from nngeom.polytope import chebyshev_ball, solve_many
 from nngeom.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
 
 __all__ = ["VARIANTS", "RATES", "MNIST_BOX", "open_table1_page", "table1_networks", "networks_markdown", "random_test_points", "CATEGORIES", "RegionSample", "class_means", "region_sample", "inradii", "logit_gradients",
-           "null_space_directions", "SurroundingRegions", "surrounding_regions", "class_region_study"]
+           "null_space_directions", "SurroundingRegions", "surrounding_regions", "class_region_study",
+           "decision_cosines", "point_medians", "abs_deviations", "bootstrap_interval"]
 
 CATEGORIES = ("manifold", "decision", "adversarial")
 VARIANTS = {"vanilla": "vanilla", "bn": "BN", "dropout": "dropout"}  # zoo name part -> label
@@ -272,6 +273,48 @@ def _decision_direction(model: nn.Module, x: Tensor) -> Tensor:
     return jac[rows, top[:, 0]] - jac[rows, top[:, 1]]
 
 
+def decision_cosines(g0: Tensor, g: Tensor) -> Tensor:
+    """Cosine similarity ``rho`` (section 3.5) between the decision direction ``g0`` ``[d]`` of a test point's
+    region and those of other regions ``g`` ``[n, d]``; a zero direction gives 0, not NaN."""
+    if g0.ndim != 1 or g.ndim != 2 or g.shape[1] != g0.shape[0]:
+        raise ValueError(f"need g0 [d] and g [n, d], got {tuple(g0.shape)} and {tuple(g.shape)}")
+    return (g @ g0) / (g.norm(dim=1) * g0.norm()).clamp_min(1e-300)
+
+
+def point_medians(cosines: list) -> np.ndarray:
+    """The median ``rho`` of each test point that met at least one other region (one number per test point,
+    so that a test treats test points, not the correlated regions around one point, as the sample)."""
+    return np.array([float(np.median(c)) for c in cosines if len(c)])
+
+
+def abs_deviations(values) -> np.ndarray:
+    """``|v - median(v)|``: comparing these between two samples with a rank test compares their spreads
+    (the Brown-Forsythe idea), without assuming either is normal."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return np.abs(v - np.median(v)) if len(v) else v
+
+
+def bootstrap_interval(statistic, samples: list, n_boot: int = 2000, confidence: float = 0.95,
+                       seed: int = 0, min_size: int = 1) -> tuple[float, float, float]:
+    """``(estimate, low, high)``: ``statistic(*samples)`` and its percentile-bootstrap interval, each sample
+    resampled with replacement on its own. NaN throughout if any sample has fewer than ``min_size`` values
+    (a bootstrap of one or two values gives a degenerate interval, which would decide a claim on no evidence)."""
+    if not (isinstance(n_boot, int) and n_boot >= 1):
+        raise ValueError(f"parameter 'n_boot' must be an integer >= 1, got {n_boot!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"parameter 'confidence' must lie in (0, 1), got {confidence!r}")
+    if not (isinstance(min_size, int) and min_size >= 1):
+        raise ValueError(f"parameter 'min_size' must be an integer >= 1, got {min_size!r}")
+    samples = [np.asarray(s, dtype=np.float64).ravel() for s in samples]
+    if any(len(s) < min_size for s in samples):
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    est = float(statistic(*samples))
+    boot = np.array([statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples)) for _ in range(n_boot)])
+    tail = 100 * (1 - confidence) / 2
+    return est, float(np.percentile(boot, tail)), float(np.percentile(boot, 100 - tail))
+
+
 def surrounding_regions(model: nn.Module, x: Tensor, n_directions: int, epsilon: float, seed: int,
                         progress: bool = True, desc: str = "surrounding regions") -> SurroundingRegions:
     """The linear regions around each test point along random null-space directions (section 3.5).
@@ -312,8 +355,7 @@ def surrounding_regions(model: nn.Module, x: Tensor, n_directions: int, epsilon:
         own = activation_pattern(net, x0).to(torch.uint8)
         uniq, first = _unique_rows(torch.cat([own, pat]))
         g = _decision_direction(net, torch.cat([x0, pts[first[1:] - 1]]))
-        g0, rest = g[0], g[1:]
-        cos = (rest @ g0) / (rest.norm(dim=1) * g0.norm()).clamp_min(1e-300)
+        cos = decision_cosines(g[0], g[1:])
         counts.append(len(uniq))
         cosines.append(cos.cpu().numpy())
         pieces.append(np.array([len(b) for b in starts]))

@@ -58,7 +58,7 @@ from nngeom.polytope import redundant_rows
 from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page
 from nngeom.regions import hyperplane_angles, layer_coherence, region_constraints
 from nngeom.report import verdict_markdown
-from nngeom.stats import smaller
+from nngeom.stats import all_of, compare_samples, fraction_of, interval_above, paired_difference, rate_at_least
 from nngeom.validation import check_nonnegative_int, check_positive_int
 
 n_points = check_positive_int("n_points", n_points)
@@ -127,38 +127,55 @@ for (v, lr), o in overall.items():
 # %% [markdown]
 # ## The paper's claims, tested
 #
-# "More consistent" means a larger mean $|\cos|$; comparisons between models use a one-sided
-# Mann–Whitney test over the regions at $p < 0.05$ (the tests and thresholds are ours).
+# The paper reads its statements off Figure 4 and gives no numbers for them; the criteria are ours.
+# "More consistent" means a larger mean $|\cos|$ over the {glue:text}`n_points` regions of a network.
+#
+# | the paper says | our criterion |
+# |---|---|
+# | the directions become more consistent in deeper layers | per network, the mean within-layer $\lvert\cos\rvert$ rises from layer 1 to 2 and from 2 to 3: each step's 95 % interval (paired over the regions) lies above 0; holds if at least 5 of the 6 networks hold, fails if fewer than 5 could |
+# | BN makes them the closest to orthogonal | at both learning rates, BN's overall $\lvert\cos\rvert$ lies significantly below the vanilla and the dropout net's (one-sided Mann–Whitney both ways at 5 %) |
+# | dropout makes them more consistent than vanilla | dropout's overall $\lvert\cos\rvert$ significantly above vanilla's at both learning rates |
+# | the larger learning rate makes them more consistent | for every variant, the overall $\lvert\cos\rvert$ at 1e-3 significantly above that at 1e-4 |
+# | the pattern holds for almost all manifold regions | at each learning rate, the share of test points whose three regions order as BN < vanilla < dropout: its Wilson 95 % interval lies at or above 90 % (fails if wholly below) |
 
 # %%
-deeper = {key: bool(c[:, 0, 0].mean() < c[:, 1, 1].mean() < c[:, 2, 2].mean()) for key, c in coherence.items()}
-not_deeper = [f"{VARIANTS[v]}, lr {lr}" for (v, lr), ok in deeper.items() if not ok]
-metrics.claim("LRG-F4", "deeper_layers_more_aligned", holds=sum(deeper.values()) >= 5,
-              evidence=f"mean |cos| within a layer rises from layer 1 to 2 to 3 in {sum(deeper.values())} of 6 models"
-              + (f" (not: {'; '.join(not_deeper)})" if not_deeper else "") + "; our test: at least 5 of 6")
+steps = {}
+for key, c in coherence.items():
+    t = [torch.from_numpy(c[:, k, k]) for k in range(3)]
+    steps[key] = all_of([interval_above(d["difference"], d["low"], d["high"], 0.0,
+                                        f"layer {k + 2} - layer {k + 1}, paired 95 % interval over {d['n']} regions")
+                         for k, d in enumerate(paired_difference(t[k + 1], t[k]) for k in range(2))], name="steps")
+not_deeper = [f"{VARIANTS[v]}, lr {lr} ({d.outcome})" for (v, lr), d in steps.items() if d.holds is not True]
+metrics.claim("LRG-F4", "deeper_layers_more_aligned", holds=fraction_of(list(steps.values()), at_least=5 / 6, name="networks"),
+              evidence=f"mean |cos| within a layer rises significantly from layer 1 to 2 to 3 in "
+              f"{sum(d.holds is True for d in steps.values())} of 6 networks"
+              + (f" (not: {'; '.join(not_deeper)})" if not_deeper else "") + "; at least 5 of 6 needed")
 
-bn_low = {lr: (min(VARIANTS, key=lambda v: overall[(v, lr)].mean()), smaller(overall[("bn", lr)], overall[("vanilla", lr)]))
-          for lr in RATES}
-metrics.claim("LRG-F4", "bn_most_orthogonal", holds=all(w == "bn" and t["p"] < 0.05 for w, t in bn_low.values()),
-              evidence="; ".join(f"lr {lr}: lowest mean |cos| {VARIANTS[w]}, BN {t['median_a']:.3f} vs vanilla "
-                                 f"{t['median_b']:.3f} (p = {t['p']:.2g})" for lr, (w, t) in bn_low.items()))
+bn_low = {lr: all_of([compare_samples(overall[("bn", lr)], overall[(o, lr)], claim="less") for o in ("vanilla", "dropout")],
+                     name="comparisons") for lr in RATES}
+metrics.claim("LRG-F4", "bn_most_orthogonal", holds=all_of(bn_low.values(), name="learning rates"),
+              evidence="; ".join(f"lr {lr}: mean |cos| BN {np.median(overall[('bn', lr)]):.3f}, vanilla "
+                                 f"{np.median(overall[('vanilla', lr)]):.3f}, dropout {np.median(overall[('dropout', lr)]):.3f} "
+                                 f"(medians; {d.outcome})" for lr, d in bn_low.items()))
 
-drop = {lr: smaller(overall[("vanilla", lr)], overall[("dropout", lr)]) for lr in RATES}
-metrics.claim("LRG-F4", "dropout_less_orthogonal", holds=all(t["p"] < 0.05 for t in drop.values()),
-              evidence="; ".join(f"lr {lr}: dropout {t['median_b']:.3f} vs vanilla {t['median_a']:.3f} (p = {t['p']:.2g})"
-                                 for lr, t in drop.items()))
+drop = {lr: compare_samples(overall[("dropout", lr)], overall[("vanilla", lr)], claim="greater") for lr in RATES}
+metrics.claim("LRG-F4", "dropout_less_orthogonal", holds=all_of(drop.values(), name="learning rates"),
+              evidence="; ".join(f"lr {lr}: dropout {np.median(overall[('dropout', lr)]):.3f} vs vanilla "
+                                 f"{np.median(overall[('vanilla', lr)]):.3f} ({t.summary()})" for lr, t in drop.items()))
 
-rate = {v: smaller(overall[(v, "1e-4")], overall[(v, "1e-3")]) for v in VARIANTS}
-metrics.claim("LRG-F4", "larger_lr_less_orthogonal", holds=all(t["p"] < 0.05 for t in rate.values()),
-              evidence="lr 1e-3 vs 1e-4: " + "; ".join(f"{VARIANTS[v]} {t['median_b']:.3f} vs {t['median_a']:.3f} (p = {t['p']:.2g})"
-                                                       for v, t in rate.items()) + "; our test: every variant")
+rate = {v: compare_samples(overall[(v, "1e-3")], overall[(v, "1e-4")], claim="greater") for v in VARIANTS}
+metrics.claim("LRG-F4", "larger_lr_less_orthogonal", holds=all_of(rate.values(), name="variants"),
+              evidence="lr 1e-3 vs 1e-4: " + "; ".join(f"{VARIANTS[v]} {np.median(overall[(v, '1e-3')]):.3f} vs "
+                                                       f"{np.median(overall[(v, '1e-4')]):.3f} ({t.outcome})" for v, t in rate.items()))
 
-order = {lr: float(np.mean((overall[("bn", lr)] < overall[("vanilla", lr)]) & (overall[("vanilla", lr)] < overall[("dropout", lr)])))
-         for lr in RATES}
-metrics.claim("LRG-F4", "holds_for_most_regions", holds=all(f >= 0.9 for f in order.values()),
+ordered = {lr: (overall[("bn", lr)] < overall[("vanilla", lr)]) & (overall[("vanilla", lr)] < overall[("dropout", lr)])
+           for lr in RATES}
+most = {lr: rate_at_least(int(o.sum()), len(o), 0.9) for lr, o in ordered.items()}
+metrics.claim("LRG-F4", "holds_for_most_regions", holds=all_of(most.values(), name="learning rates"),
               evidence="share of test points whose three regions order as BN < vanilla < dropout: "
-              + ", ".join(f"lr {lr} {100 * f:.0f} %" for lr, f in order.items()) + "; our test for 'almost all': at least 90 %")
-metrics.item("LRG-F4", "reproduced", data="MNIST", note=f"one region drawn, {n_points} summarized per model")
+              + ", ".join(f"lr {lr} {int(ordered[lr].sum())} of {len(ordered[lr])} [{d.low:.2f}, {d.high:.2f}]" for lr, d in most.items())
+              + "; 'almost all': at least 90 %")
+metrics.item("LRG-F4", data="MNIST", note=f"one region drawn, {n_points} summarized per model")
 display(verdict_markdown([v for v in metrics.verdicts if v.item == "LRG-F4"]))
 
 # %% [markdown]
@@ -195,9 +212,8 @@ display(pd.DataFrame(rows).set_index("model").style.format({"seconds per region"
 
 # %% [markdown]
 # **3 x 1024 networks**: {glue:text}`big_points` region(s) per network. Rays prove a part of the walls
-# to be facets within seconds; the walls they leave open need the LP, which here takes from seconds to
-# minutes per wall, so deciding all of a region's walls was out of reach on this CPU (the profile's
-# `big_sample_rows` tests a random sample of the open walls by LP).
+# to be facets; the walls they leave open need the LP of eq. (18). The profile's `big_sample_rows`
+# tests a random sample of the open walls by LP.
 
 # %%
 rows = []
@@ -222,9 +238,41 @@ for (v, lr), m in nets.items():
                         "seconds per LP-tested wall": (time.perf_counter() - t0) / max(1, len(sample))})
         rows.append(row)
 display(pd.DataFrame(rows).set_index(["model", "region"]).style.format(precision=1))
-metrics.item("LRG-AC", "reproduced", data="MNIST",
+big = pd.DataFrame(rows)
+open_walls = int((big["walls"] - big["implied by the box"] - big["facets proved by rays"]).sum())
+metrics.value("big_ray_seconds", float(big["seconds (rays)"].mean()))
+metrics.value("big_open_walls", open_walls)
+metrics.value("big_regions", len(big))
+if big_sample_rows:
+    lp_text = (f"{big['seconds per LP-tested wall'].mean():.1f} s per wall on average over the "
+               f"{int(big['open walls tested by LP'].sum())} open walls tested here")
+else:
+    lp_text = "not measured at this profile (`big_sample_rows` is 0)"
+metrics.value("big_lp_seconds_text", lp_text)
+metrics.item("LRG-AC", data="MNIST",
+             gaps=["3 x 1024 regions: only the walls implied by the box or proved facets by rays are decided; the "
+                   "remaining walls' LPs (eq. 18) were " + (f"run for a sample of {big_sample_rows} per region"
+                                                              if big_sample_rows else "not run")],
              note="exact on the 3 x 20 nets; facets proved by rays on the 3 x 1024 nets"
              + (f", {big_sample_rows} open walls per region tested by LP" if big_sample_rows else ""))
+
+# %% [markdown]
+# On the 3 x 1024 networks the rays took {glue:text}`big_ray_seconds:.1f` s per region and left
+# {glue:text}`big_open_walls` walls open over the {glue:text}`big_regions` regions; the LP for an open
+# wall took {glue:text}`big_lp_seconds_text`. Deciding every open wall of a 3 x 1024 region was not
+# attempted on this machine: that part of Appendix C is not reproduced here.
+
+# %% [markdown]
+# ```{admonition} What we did differently
+# - **Many regions, not one.** Besides the paper's one region per network, the angle statistics summarise
+#   {glue:text}`n_points` manifold regions per network by the mean $|\cos|$ within and between layers,
+#   and the paper's readings of Figure 4 are tested on them with criteria of ours (the table above).
+# - **Redundant walls by rays and working sets.** The redundancy test reaches the verdicts of the paper's
+#   sequential LPs (eq. 18) with rays and smaller LPs (the unit tests check the two agree).
+# - **Appendix C on the big networks only in part**: every wall is decided on the 3 x 20 networks, but on
+#   the 3 x 1024 networks only the walls the box or the rays settle (plus `big_sample_rows` sampled open
+#   walls); the scoreboard lists this as a gap.
+# ```
 
 # %%
 metrics.save();

@@ -37,8 +37,7 @@
 #   the maximisers can fill a face of hundreds of dimensions, and the distortion then depends on the
 #   solver. We take the maximiser **nearest to $x^*$** ({func}`nngeom.class_regions.nearest_most_likely_point`),
 #   which is well defined; for the first `central_points` test images we also give the one nearest to the
-#   middle of the box (mid-grey), to show how much the choice matters (on the one region we compared,
-#   cvxpy's answer lay near mid-grey).
+#   middle of the box (mid-grey), to show how much the choice matters (Table 2 below gives both).
 # * **The count.** "$x^t$ is classified as $t$" (the paper's test) can miss a class that does win on part
 #   of the region, since $x^t$ maximises a soft margin. Whether class $t$ wins anywhere in the region is
 #   exactly the sign of a linear program (the largest hard margin,
@@ -67,7 +66,7 @@ from matplotlib.patches import Patch
 
 from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, class_region_study, logit_gradients, open_table1_page
 from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import smaller
+from nngeom.stats import all_of, compare_samples, exact, rate_at_least
 from nngeom.validation import check_nonnegative_int, check_positive_int
 
 n_points = check_positive_int("n_points", n_points)
@@ -125,6 +124,7 @@ for (v, lr), f in found.items():
     metrics.value(f"distortion_{v}_lr{lr}", float(dist.mean()))
     rows.append({"quantity": f"number, {VARIANTS[v]}, lr {lr}", "paper": paper_value("LRG-T2", f"number_{v}_lr{lr}"),
                  "here": n_paper.mean(), "here, exact count": n_exact.mean(),
+                 "regions with 2+ classes (paper's test)": f"{(n_paper >= 2).sum()} of {len(f)}",
                  "regions with 2+ classes (exact)": f"{(n_exact >= 2).sum()} of {len(f)}"})
 for (v, lr), f in found.items():
     dist = np.array([r.distortion for r in f])
@@ -133,7 +133,7 @@ for (v, lr), f in found.items():
                  "here": dist.mean(),
                  "here, nearest mid-grey": f"{np.mean(central):.2f} (n={len(central)})" if central else "–"})
 table = comparison_table(rows)
-text_columns = ["regions with 2+ classes (exact)", "here, nearest mid-grey"]
+text_columns = ["regions with 2+ classes (paper's test)", "regions with 2+ classes (exact)", "here, nearest mid-grey"]
 table[text_columns] = table[text_columns].fillna("–")
 display(table.style.format("{:.3f}", subset=["paper", "here"]).format(
     "{:.3f}", subset=["here, exact count"], na_rep="–").format("{:+.1%}", subset=["relative difference"], na_rep="–"))
@@ -226,48 +226,93 @@ display(pd.DataFrame({"x^t checked": [len(faces)], "on a face (distance <= 1e-6)
 # %% [markdown]
 # ## The paper's claims, tested
 #
-# Counts use the paper's test (as its Table 2 does); "fewer" compares means; BN's distortion is tested
-# against the vanilla and the dropout network's with a one-sided Mann–Whitney test at $p < 0.05$ (the
-# tests and thresholds are ours).
+# Counts use the paper's test, "$x^t$ is classified as $t$" (as its Table 2 does); the exact LP count is
+# given beside it. The paper gives no test for its statements; the criteria are ours, each with three
+# outcomes (holds, does not hold, undecided when the sample cannot tell):
+#
+# | the paper says | our criterion |
+# |---|---|
+# | a manifold region may contain several classification regions (against the conjecture that two points of one region are unlikely to be classified differently) | the share of manifold regions, pooled over the six networks, in which the paper's test finds two or more classes: holds if its Wilson 95 % interval lies at or above {glue:text}`several_threshold_pct` %, fails if it lies below. The paper's Table 2 implies a pooled share of at least {glue:text}`several_paper_min_pct:.0f` % (each mean count minus one, spread as thinly as possible over nine other classes), so a reproduction of it passes |
+# | the larger learning rate makes manifold regions less likely to hold decision boundaries | for every variant, the counts at 1e-3 lie significantly below those at 1e-4 (one-sided Mann–Whitney both ways at 5 %; ties count as ties) |
+# | BN and dropout make them less likely than vanilla | at both learning rates, BN's and dropout's counts significantly below vanilla's (4 tests, all must hold; the paper's own gap at 1e-3 is small, {glue:text}`paper_number_vanilla_lr1e-3:.3f` vs {glue:text}`paper_number_bn_lr1e-3:.3f`, so "undecided" is the likely outcome there) |
+# | BN markedly lowers the distortion | BN's distortions significantly below the vanilla and the dropout net's at both learning rates (4 tests) |
+# | (Figure 5) the example's BN $x^t$ stay closer to the test image | deterministic, for the one example drawn: BN's distortion below both others' at both learning rates |
+# | (Proposition 1) $x^t$ lies on a face of its region in most cases | the share of $x^t$ within $10^{-6}$ of a facet or box face: Wilson 95 % interval at or above 95 %, and no vanishing gradient ($\|\nabla\psi_t\| > 10^{-3}$ at every $x^t$) |
+# | the logit gradients are linearly independent | deterministic: rank 10 in every region |
 
 # %%
 num = {key: np.array([r.n_paper for r in f]) for key, f in found.items()}
-exact = {key: np.array([r.n_exact for r in f]) for key, f in found.items()}
+exact_n = {key: np.array([r.n_exact for r in f]) for key, f in found.items()}
 dist = {key: np.array([r.distortion for r in f]) for key, f in found.items()}
-several = {key: int((e >= 2).sum()) for key, e in exact.items()}
-metrics.claim("LRG-T2", "several_classes", holds=bool(sum(several.values()) > 0),
-              evidence="regions holding 2 or more classes (exact count): " + ", ".join(
-                  f"{VARIANTS[v]} lr {lr} {n} of {n_points}" for (v, lr), n in several.items()))
-lr_fewer = {v: (num[(v, "1e-3")].mean(), num[(v, "1e-4")].mean()) for v in VARIANTS}
-metrics.claim("LRG-T2", "larger_lr_fewer_classes", holds=all(a < b for a, b in lr_fewer.values()),
-              evidence="mean number, lr 1e-3 vs 1e-4: " + ", ".join(f"{VARIANTS[v]} {a:.2f} vs {b:.2f}" for v, (a, b) in lr_fewer.items())
-              + "; our test: smaller for every variant")
-fewer = {(v, lr): num[(v, lr)].mean() < num[("vanilla", lr)].mean() for v in ("bn", "dropout") for lr in RATES}
-metrics.claim("LRG-T2", "bn_dropout_fewer_classes", holds=all(fewer.values()),
-              evidence="; ".join(f"lr {lr}: vanilla {num[('vanilla', lr)].mean():.2f}, BN {num[('bn', lr)].mean():.2f}, "
-                                 f"dropout {num[('dropout', lr)].mean():.2f}" for lr in RATES) + "; our test: BN and dropout below vanilla at both rates")
-bn_tests = {(o, lr): smaller(dist[("bn", lr)], dist[(o, lr)]) for o in ("vanilla", "dropout") for lr in RATES}
-metrics.claim("LRG-T2", "bn_smaller_distortion", holds=all(t["p"] < 0.05 for t in bn_tests.values()),
-              evidence="; ".join(f"BN vs {o}, lr {lr}: median {t['median_a']:.2f} vs {t['median_b']:.2f} (p = {t['p']:.2g})"
-                                 for (o, lr), t in bn_tests.items()))
-metrics.item("LRG-T2", "reproduced", data="MNIST",
+several_threshold = 0.05
+metrics.value("several_threshold_pct", 100 * several_threshold)
+paper_numbers = {key: paper_value("LRG-T2", f"number_{key[0]}_lr{key[1]}") for key in nets}
+for (v, lr), n_ in paper_numbers.items():
+    metrics.value(f"paper_number_{v}_lr{lr}", n_)
+metrics.value("several_paper_min_pct", 100 * float(np.mean([(n_ - 1) / 9 for n_ in paper_numbers.values()])))
+several = {key: int((n_ >= 2).sum()) for key, n_ in num.items()}
+several_exact = {key: int((e >= 2).sum()) for key, e in exact_n.items()}
+n_regions = sum(len(n_) for n_ in num.values())
+metrics.value("several_share", sum(several.values()) / n_regions)
+metrics.value("several_share_exact", sum(several_exact.values()) / n_regions)
+metrics.claim("LRG-T2", "several_classes", holds=rate_at_least(sum(several.values()), n_regions, several_threshold),
+              evidence="regions holding 2 or more classes, paper's test (exact LP count in brackets): " + ", ".join(
+                  f"{VARIANTS[v]} lr {lr} {n} ({several_exact[(v, lr)]}) of {len(num[(v, lr)])}" for (v, lr), n in several.items()))
+lr_fewer = {v: compare_samples(num[(v, "1e-3")], num[(v, "1e-4")], claim="less") for v in VARIANTS}
+metrics.claim("LRG-T2", "larger_lr_fewer_classes", holds=all_of(lr_fewer.values(), name="variants"),
+              evidence="mean number, lr 1e-3 vs 1e-4: " + ", ".join(
+                  f"{VARIANTS[v]} {num[(v, '1e-3')].mean():.2f} vs {num[(v, '1e-4')].mean():.2f} ({d.outcome})" for v, d in lr_fewer.items()))
+fewer = {(v, lr): compare_samples(num[(v, lr)], num[("vanilla", lr)], claim="less") for v in ("bn", "dropout") for lr in RATES}
+metrics.claim("LRG-T2", "bn_dropout_fewer_classes", holds=all_of(fewer.values(), name="comparisons"),
+              evidence="; ".join(f"lr {lr}: vanilla {num[('vanilla', lr)].mean():.2f}, BN {num[('bn', lr)].mean():.2f} "
+                                 f"({fewer[('bn', lr)].outcome}), dropout {num[('dropout', lr)].mean():.2f} "
+                                 f"({fewer[('dropout', lr)].outcome})" for lr in RATES))
+bn_tests = {(o, lr): compare_samples(dist[("bn", lr)], dist[(o, lr)], claim="less") for o in ("vanilla", "dropout") for lr in RATES}
+metrics.claim("LRG-T2", "bn_smaller_distortion", holds=all_of(bn_tests.values(), name="comparisons"),
+              evidence="; ".join(f"BN vs {o}, lr {lr}: median {np.median(dist[('bn', lr)]):.2f} vs {np.median(dist[(o, lr)]):.2f} "
+                                 f"({t.outcome})" for (o, lr), t in bn_tests.items()))
+XT_GAP = "x^t is the maximiser of eq. (6) nearest to x*; eq. (6) leaves the point open and the distortion depends on the choice"
+metrics.item("LRG-T2", data="MNIST", scale={"test points per net": n_points}, gaps=[XT_GAP],
              note=f"{n_points} test points per model; x^t nearest to x*")
 ex = {key: f[example].distortion for key, f in found.items()}
 metrics.claim("LRG-F5", "bn_smaller_distortion_example",
-              holds=all(ex[("bn", lr)] < min(ex[(o, lr)] for o in ("vanilla", "dropout")) for lr in RATES),
+              holds=exact(bool(all(ex[("bn", lr)] < min(ex[(o, lr)] for o in ("vanilla", "dropout")) for lr in RATES)),
+                          "distortions of the one example", criterion="holds if, at both learning rates, the BN net's "
+                          "distortion of the example is below the vanilla and the dropout net's"),
               evidence="distortion of the example: " + ", ".join(f"{VARIANTS[v]} lr {lr} {d:.2f}" for (v, lr), d in ex.items()))
-metrics.item("LRG-F5", "reproduced", data="MNIST", note=f"test image {example} of the page's draw")
-metrics.claim("LRG-AD", "x_t_on_a_face", holds=bool(on_face.mean() >= 0.99 and grads.min() > 1e-3),
+metrics.item("LRG-F5", data="MNIST", gaps=[XT_GAP], note=f"test image {example} of the page's draw")
+metrics.claim("LRG-AD", "x_t_on_a_face",
+              holds=all_of([rate_at_least(int(on_face.sum()), len(on_face), 0.95),
+                            exact(bool(grads.min() > 1e-3), "smallest ||grad psi_t(x^t)|| against 1e-3", effect=grads.min())],
+                           name="checks"),
               evidence=f"{on_face.sum()} of {len(on_face)} x^t within 1e-6 of a face, largest distance {faces[:, 0].max():.1e}; "
-              f"smallest ||grad psi_t|| {grads.min():.3g}; our test: at least 99 % on a face, no vanishing gradient")
-metrics.claim("LRG-AD", "gradients_independent", holds=bool(ranks.min() == 10),
+              f"smallest ||grad psi_t|| {grads.min():.3g}",
+              criterion="holds if the Wilson 95 % interval of the share of x^t on a face lies at or above 95 % and no gradient "
+              "vanishes; fails if the interval lies below 95 % or a gradient vanishes")
+metrics.claim("LRG-AD", "gradients_independent",
+              holds=exact(bool(ranks.min() == 10), f"rank of the 10 x 784 logit gradients in {len(ranks)} regions",
+                          effect=ranks.min(), criterion="holds if every region's logit gradients have rank 10"),
               evidence=f"rank of the 10 x 784 logit gradients: {ranks.min()} to {ranks.max()} over {len(ranks)} regions")
-metrics.item("LRG-AD", "reproduced", data="MNIST", note=f"{len(faces)} x^t")
+metrics.item("LRG-AD", data="MNIST", note=f"{len(faces)} x^t")
 display(verdict_markdown(metrics.verdicts))
 
 # %% [markdown]
 # This page took {glue:text}`seconds_per_region:.0f` s per region on average, all programs of a
 # region included.
+
+# %% [markdown]
+# ```{admonition} What we did differently
+# - **Fewer test points**: {glue:text}`n_points` per network (the default profile: 10), against the
+#   paper's 1,000; the scoreboard marks Table 2 partial.
+# - **$x^t$ is the maximiser nearest to $x^*$.** Eq. (6) fixes the optimal logits but, on these regions,
+#   not the point; the distortion depends on which maximiser is taken, and the paper does not say which
+#   its solver returned. The mid-grey column of Table 2 shows how far another choice moves it.
+# - **An equivalent objective**: we maximise $\psi_t$, which has the same maximisers as $\log p_t$ and
+#   stays well scaled where $p_t$ is close to 1; a dense interior-point method replaces the paper's solver.
+# - **An exact count beside the paper's**: the margin LP says whether a class wins anywhere in the region;
+#   the verdicts use the paper's count.
+# - **The statements of section 3.4 are tested with criteria of ours** (the table above).
+# ```
 
 # %%
 metrics.save();

@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page, surrounding_regions
+from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page, point_medians, surrounding_regions
 from nngeom.report import verdict_markdown
-from nngeom.stats import smaller
+from nngeom.stats import all_of, compare_samples, fraction_of, rate_at_least
 from nngeom.validation import check_positive, check_positive_int
 
 n_points = check_positive_int("n_points", n_points)
@@ -125,31 +125,53 @@ plt.show()
 # %% [markdown]
 # ## The paper's claims, tested
 #
-# "More regions" compares the counts per test point with a one-sided Mann–Whitney test at
-# $p < 0.05$; "high relevance" asks for a median $\rho$ of at least 0.9 in every network; "slightly
-# less" compares BN's $\rho$ with the vanilla network's by the same test (thresholds ours).
+# The paper reads its statements off Figure 6 and gives no numbers for them; the criteria are ours. The
+# $\rho$ of the regions around one test point are not independent of each other, so the tests on $\rho$
+# take one number per test point, the median $\rho$ of the regions it met (test points that met no other
+# region drop out).
+#
+# | the paper says | our criterion |
+# |---|---|
+# | BN gives more surrounding regions than vanilla | at both learning rates, BN's counts per test point significantly above vanilla's (one-sided Mann–Whitney both ways at 5 %) |
+# | the smaller learning rate usually gives more | per variant, the counts at 1e-4 significantly above those at 1e-3; "usually": at least 2 of the 3 variants (fails if fewer than 2 could) |
+# | the surrounding regions are highly relevant | in every network, the share of test points whose median $\rho$ is at least 0.9 has a Wilson 95 % interval at or above 50 % (that is, the median over test points is at least 0.9); fails if it lies below |
+# | BN slightly lowers the relevance | at both learning rates, BN's per-point median $\rho$ significantly below vanilla's (a small effect: a reproduction may well come out undecided at small counts) |
 
 # %%
-bn_more = {lr: smaller(found[("vanilla", lr)].counts, found[("bn", lr)].counts) for lr in RATES}
-metrics.claim("LRG-F6", "bn_more_regions", holds=all(t["p"] < 0.05 for t in bn_more.values()),
-              evidence="; ".join(f"lr {lr}: median {t['median_b']:.0f} BN vs {t['median_a']:.0f} vanilla (p = {t['p']:.2g})"
-                                 for lr, t in bn_more.items()))
-slow_more = {v: smaller(found[(v, "1e-3")].counts, found[(v, "1e-4")].counts) for v in VARIANTS}
-n_slow = sum(t["p"] < 0.05 for t in slow_more.values())
-metrics.claim("LRG-F6", "smaller_lr_more_regions", holds=bool(n_slow >= 2),
-              evidence="lr 1e-4 vs 1e-3: " + "; ".join(f"{VARIANTS[v]} median {t['median_b']:.0f} vs {t['median_a']:.0f} (p = {t['p']:.2g})"
-                                                       for v, t in slow_more.items()) + "; our test for 'usually': 2 of 3 variants")
-rho = {key: np.concatenate(f.cosines) for key, f in found.items()}
-med = {key: float(np.median(r)) if len(r) else float("nan") for key, r in rho.items()}
-metrics.claim("LRG-F6", "high_relevance", holds=all(m_ >= 0.9 for m_ in med.values()),
-              evidence="median rho: " + ", ".join(f"{VARIANTS[v]} lr {lr} {m_:.3f}" for (v, lr), m_ in med.items()))
-bn_less = {lr: smaller(rho[("bn", lr)], rho[("vanilla", lr)]) for lr in RATES}
-metrics.claim("LRG-F6", "bn_less_relevant", holds=all(t["p"] < 0.05 for t in bn_less.values()),
-              evidence="; ".join(f"lr {lr}: median rho BN {t['median_a']:.3f} vs vanilla {t['median_b']:.3f} (p = {t['p']:.2g})"
-                                 for lr, t in bn_less.items()))
-metrics.item("LRG-F6", "reproduced", data="MNIST",
+bn_more = {lr: compare_samples(found[("bn", lr)].counts, found[("vanilla", lr)].counts, claim="greater") for lr in RATES}
+metrics.claim("LRG-F6", "bn_more_regions", holds=all_of(bn_more.values(), name="learning rates"),
+              evidence="; ".join(f"lr {lr}: median {np.median(found[('bn', lr)].counts):.0f} BN vs "
+                                 f"{np.median(found[('vanilla', lr)].counts):.0f} vanilla ({t.outcome})" for lr, t in bn_more.items()))
+slow_more = {v: compare_samples(found[(v, "1e-4")].counts, found[(v, "1e-3")].counts, claim="greater") for v in VARIANTS}
+metrics.claim("LRG-F6", "smaller_lr_more_regions", holds=fraction_of(list(slow_more.values()), at_least=2 / 3, name="variants"),
+              evidence="lr 1e-4 vs 1e-3: " + "; ".join(f"{VARIANTS[v]} median {np.median(found[(v, '1e-4')].counts):.0f} vs "
+                                                       f"{np.median(found[(v, '1e-3')].counts):.0f} ({t.outcome})"
+                                                       for v, t in slow_more.items()) + "; 'usually': 2 of 3 variants")
+per_point = {key: point_medians(f.cosines) for key, f in found.items()}
+high = {key: rate_at_least(int((r >= 0.9).sum()), len(r), 0.5) for key, r in per_point.items()}
+metrics.claim("LRG-F6", "high_relevance", holds=all_of(high.values(), name="networks"),
+              evidence="median over test points of the per-point median rho: " + ", ".join(
+                  f"{VARIANTS[v]} lr {lr} {np.median(r) if len(r) else float('nan'):.3f} (n = {len(r)})"
+                  for (v, lr), r in per_point.items()))
+bn_less = {lr: compare_samples(per_point[("bn", lr)], per_point[("vanilla", lr)], claim="less") for lr in RATES}
+metrics.claim("LRG-F6", "bn_less_relevant", holds=all_of(bn_less.values(), name="learning rates"),
+              evidence="; ".join(f"lr {lr}: per-point median rho, BN {np.median(per_point[('bn', lr)]) if len(per_point[('bn', lr)]) else float('nan'):.3f} "
+                                 f"vs vanilla {np.median(per_point[('vanilla', lr)]) if len(per_point[('vanilla', lr)]) else float('nan'):.3f} "
+                                 f"({t.outcome})" for lr, t in bn_less.items()))
+metrics.item("LRG-F6", data="MNIST", scale={"test points per net": n_points, "directions per test point": n_directions},
              note=f"{n_points} test points x {n_directions} directions, epsilon {epsilon}")
 display(verdict_markdown(metrics.verdicts))
+
+# %% [markdown]
+# ```{admonition} What we did differently
+# - **Fewer test points**: {glue:text}`n_points` per network (the default profile: 100) against the
+#   paper's 1,000, and {glue:text}`n_directions` directions per test point (the paper: 100).
+# - **Exact walks**: each segment is walked region by region, so no thin region between two samples is
+#   missed; the paper does not say how it searched along the segments.
+# - **Segments are not clipped to the pixel box** (the paper does not say that it clips them).
+# - **The tests on $\rho$ use one number per test point** (its median $\rho$), not the pooled regions, and
+#   the readings of Figure 6 are tested with criteria of ours (the table above).
+# ```
 
 # %%
 metrics.save();
