@@ -132,7 +132,7 @@ metrics.claim("ANX-F2", "lbfgs_reaches_targets",
                                 effect=int(ok8.sum())),
               evidence=f"{int(ok8.sum())} of {len(ok8)} targets reached, distortion {float(d8.min()):.3f}–{float(d8.max()):.3f}",
               criterion="holds if the attack reaches every one of the other classes, fails if it misses one")
-metrics.item("ANX-F2", data="MNIST", gaps=epoch_gap, note=f"{model_name}; all nine targets instead of the thesis' six")
+metrics.item("ANX-F2", data="MNIST", gaps=epoch_gap, note=f"{model_name}; all nine targets instead of the thesis' six");
 
 # %% [markdown]
 # ## Figure 3: the distortion of 900 adversarial examples

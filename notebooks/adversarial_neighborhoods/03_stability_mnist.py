@@ -382,7 +382,7 @@ ax.set_title(f"persistence along the paths from test image {one_idx} (dots: firs
 ax.legend(fontsize=7, ncol=3)
 fig.tight_layout()
 plt.show()
-metrics.value("path_median_end_over_start", float(np.median(drops)) if drops else float("nan"))
+metrics.value("path_median_end_over_start", float(np.median(drops)) if drops else float("nan"));
 
 # %% [markdown]
 # At the adversarial end the persistence is a median {glue:text}`path_median_end_over_start:.2f` times

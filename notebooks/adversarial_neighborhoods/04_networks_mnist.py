@@ -168,7 +168,7 @@ for name, r in results.items():
     metrics.value(f"t1_{key}_persistence_natural", r["mean persistence (natural)"], glue=False)
     metrics.value(f"t1_{key}_persistence_adversarial", r["mean persistence (adversarial)"], glue=False)
     metrics.value(f"t1_{key}_success", r["success rate"], glue=False)
-metrics.value("t1_networks_run", len(results))
+metrics.value("t1_networks_run", len(results));
 
 # %% [markdown]
 # ## The thesis' three readings, tested on our numbers
@@ -366,7 +366,7 @@ if printed_penalty_check:
     metrics.value("printed_penalty_accuracies", ", ".join(f"{100 * a:.2f} %" for a in acc.values()))
 else:
     metrics.value("printed_penalty_accuracies", "(not measured at this profile)")
-metrics.value("paper_fc10_accuracies", ", ".join(f"{paper_rows[k]['test_accuracy']:.2f} %" for k in ("FC10-4", "FC10-2", "FC10-0")))
+metrics.value("paper_fc10_accuracies", ", ".join(f"{paper_rows[k]['test_accuracy']:.2f} %" for k in ("FC10-4", "FC10-2", "FC10-0")));
 
 # %%
 metrics.save();

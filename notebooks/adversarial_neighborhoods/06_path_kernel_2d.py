@@ -91,7 +91,7 @@ for key in ("mean_a_x", "mean_a_y", "mean_b_x", "mean_b_y", "variance"):
     metrics.value(f"paper_{key}", paper_value("ANX-F20", key))
 metrics.value("paper_n_per_class", paper_scale("ANX-F20")["points per class"])
 metrics.value("paper_ood_x", paper_value("ANX-F21", "ood_query_x"))
-metrics.value("paper_ood_y", paper_value("ANX-F21", "ood_query_y"))
+metrics.value("paper_ood_y", paper_value("ANX-F21", "ood_query_y"));
 
 # %% [markdown]
 # ## Training with every step kept

@@ -70,7 +70,7 @@ metrics.value("n_t", n_t)
 metrics.value("rise_tolerance", rise_tolerance)
 paper_low, paper_high = paper_value("ANX-F24", "norm_change_low"), paper_value("ANX-F24", "norm_change_high")
 metrics.value("paper_norm_low", paper_low)
-metrics.value("paper_norm_high", paper_high)
+metrics.value("paper_norm_high", paper_high);
 
 # %% [markdown]
 # ## Figure 24

@@ -141,7 +141,7 @@ for label, obj in objects.items():
 x2 = pd.DataFrame(rows).set_index("object")
 display(x2.style.format({c: "{:.1e}" for c in x2.columns if "difference" in c} | {"exact (s)": "{:.4f}", "cvxpy (s)": "{:.2f}"}))
 orthant_row, wedge_row = x2.iloc[0], x2.iloc[1]
-metrics.value("wedge_exact_vs_cvxpy", float(wedge_row["exact vs cvxpy (largest difference)"]))
+metrics.value("wedge_exact_vs_cvxpy", float(wedge_row["exact vs cvxpy (largest difference)"]));
 
 # %% [markdown]
 # ## ANX-F25: the orthant's dimension in the singular values
@@ -186,7 +186,7 @@ axes[1].set_title(f"(b) the {wedge.k}-wedge, angles {', '.join(f'{t:g}' for t in
 plt.show()
 display(pd.DataFrame([{"k": k, "dropped singular values (each draw)": ", ".join(map(str, found_k[k]))}
                       for k in orthant_ks]).set_index("k").T)
-metrics.value("wedge_dropped", found_wedge)
+metrics.value("wedge_dropped", found_wedge);
 
 # %% [markdown]
 # ## ANX-F26: around boundary points of an MNIST network

@@ -74,7 +74,7 @@ check_in_open_interval("equivalence_margin", equivalence_margin, 0.0, 1.0)
 dev, metrics = start_page("notebooks/intriguing_properties/01_units", profile, metrics_path,
                           seed=seed, device=device, data="MNIST test set")
 generator = torch.Generator().manual_seed(seed)
-metrics.value("equivalence_margin", equivalence_margin)
+metrics.value("equivalence_margin", equivalence_margin);
 
 # %% [markdown]
 # ```{admonition} What we did differently

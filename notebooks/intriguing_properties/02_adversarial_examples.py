@@ -96,7 +96,7 @@ reference_distortion = {name: paper_value("IPN-X2", REFERENCE_KEY[name]) for nam
 metrics.value("close_factor", close_factor)
 metrics.value("reference_distortion_fc100", paper_value("IPN-X2", "distortion_fc100_100_10"))
 metrics.value("reference_distortion_fc200", paper_value("IPN-X2", "distortion_fc200_200_10"))
-metrics.value("close_threshold_multilayer", close_factor * paper_value("IPN-X2", "distortion_fc200_200_10"))
+metrics.value("close_threshold_multilayer", close_factor * paper_value("IPN-X2", "distortion_fc200_200_10"));
 
 # %% [markdown]
 # ```{admonition} What we did differently

@@ -212,7 +212,7 @@ metrics.claim("IPN-X3", "adversarials_transfer_across_models", holds=x3,
 metrics.item("IPN-X3", data="MNIST",
              gaps=["L-BFGS on c||r||^2 + CE keeping the largest successful c, where the summary writes c||r|| + loss "
                    "and the minimum c"],
-             note=f"{len(cross_models)} models, {n_images} images each")
+             note=f"{len(cross_models)} models, {n_images} images each");
 
 # %% [markdown]
 # Averaged over all pairs of different models, {glue:text}`x3_mean_transfer_rate:.1%` of the examples

@@ -126,7 +126,7 @@ for label, m in nets.items():
 cost = pd.DataFrame(rows).set_index("training")
 display(cost.style.format({"test error": "{:.2%}", "s / epoch": "{:.1f}", "attack share": "{:.0%}",
                            "cost vs weight decay": "{:.1f}x", "pool attack success": "{:.0%}"}, na_rep="–"))
-metrics.value("pool_cost_ratio", float(cost.loc["adversarial pool (input)", "cost vs weight decay"]))
+metrics.value("pool_cost_ratio", float(cost.loc["adversarial pool (input)", "cost vs weight decay"]));
 
 # %% [markdown]
 # ## Paper and here (IPN-X5)

@@ -81,7 +81,7 @@ ax.scatter(*x_toy.T, c=np.where(y_toy.numpy() == 0, "tab:blue", "tab:orange"), s
 ax.set_aspect("equal")
 ax.set_title("two spirals (training set)")
 plt.show()
-metrics.item("LRG-F7", data="toy", note="our spirals: 1.5 turns, jitter 0.02")
+metrics.item("LRG-F7", data="toy", note="our spirals: 1.5 turns, jitter 0.02");
 
 # %% [markdown]
 # ## Regions of the toy networks (LRG-F8)
@@ -137,7 +137,7 @@ for layer, ax in enumerate(axes):
     ax.scatter(*x_star, c="k", s=12, zorder=5)
     ax.set_title(f"after hidden layer {layer + 1}: {len(polys)} regions")
 plt.show()
-metrics.item("LRG-F2", data="toy", note="drawn exactly on the vanilla 3 x 10 spirals net")
+metrics.item("LRG-F2", data="toy", note="drawn exactly on the vanilla 3 x 10 spirals net");
 
 # %% [markdown]
 # ## A slice of MNIST input space (LRG-F1)

@@ -123,7 +123,7 @@ metrics.claim("LRG-T1", "similar_accuracies", holds=all_of(pair_tests, name="pai
               f"accuracy (paired over the 10,000 test images) lies inside +-{t1_margin:.1f} points, twice the paper's span; "
               "fails if some pair's interval lies wholly outside")
 del x_eval, y_eval
-metrics.item("LRG-T1", data="MNIST", note="early stopping: 5,000 held out, patience 3")
+metrics.item("LRG-T1", data="MNIST", note="early stopping: 5,000 held out, patience 3");
 
 # %% [markdown]
 # ## The regions studied
@@ -161,7 +161,7 @@ for (v, lr), s in samples.items():
 display(pd.DataFrame(rows).set_index("model").style.format({"seconds": "{:.0f}"}))
 n_lps = sum(len(r) for r in radii.values())
 metrics.value("n_lps", n_lps)
-metrics.value("seconds_per_lp", sum(seconds.values()) / n_lps)
+metrics.value("seconds_per_lp", sum(seconds.values()) / n_lps);
 
 # %% [markdown]
 # ## Inradius distributions (LRG-F3)
@@ -199,7 +199,7 @@ for (v, lr, c), r in radii.items():
 display(pd.DataFrame(summary).set_index(["model", "category"]).style.format(
     {"median": "{:.2e}", "25%": "{:.2e}", "75%": "{:.2e}", "std of log10 r": "{:.2f}"}))
 zero = int((all_r <= 0).sum())
-metrics.value("zero_inradii", zero)
+metrics.value("zero_inradii", zero);
 
 # %% [markdown]
 # ## The paper's claims, tested

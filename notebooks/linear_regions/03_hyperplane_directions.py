@@ -69,7 +69,7 @@ dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/03_hyperplane
                                          device=device, n_points=n_points)
 BOX = MNIST_BOX
 metrics.value("small_points", small_points)
-metrics.value("big_points", big_points)
+metrics.value("big_points", big_points);
 
 # %% [markdown]
 # ## The angle matrix of one manifold region (LRG-F4)
@@ -254,7 +254,7 @@ metrics.item("LRG-AC", data="MNIST",
                    "remaining walls' LPs (eq. 18) were " + (f"run for a sample of {big_sample_rows} per region"
                                                               if big_sample_rows else "not run")],
              note="exact on the 3 x 20 nets; facets proved by rays on the 3 x 1024 nets"
-             + (f", {big_sample_rows} open walls per region tested by LP" if big_sample_rows else ""))
+             + (f", {big_sample_rows} open walls per region tested by LP" if big_sample_rows else ""));
 
 # %% [markdown]
 # On the 3 x 1024 networks the rays took {glue:text}`big_ray_seconds:.1f` s per region and left

@@ -80,7 +80,7 @@ if central_points > n_points:
 dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/04_decision_boundaries", profile, metrics_path, seed=seed,
                                          device=device, n_points=n_points)
 BOX = MNIST_BOX
-metrics.value("central_points", central_points)
+metrics.value("central_points", central_points);
 
 # %% [markdown]
 # ## Solving the programs
@@ -140,7 +140,7 @@ display(table.style.format("{:.3f}", subset=["paper", "here"]).format(
 missed = sum(r.n_exact - r.n_paper for f in found.values() for r in f)
 metrics.value("classes_missed_by_paper_test", missed)
 dist_x0 = float(np.linalg.norm(x.double().numpy(), axis=1).mean())
-metrics.value("distance_to_mid_grey", dist_x0)
+metrics.value("distance_to_mid_grey", dist_x0);
 
 # %% [markdown]
 # Over all networks and test images, the paper's test missed {glue:text}`classes_missed_by_paper_test`

@@ -60,7 +60,7 @@ dev, metrics, nets, x = open_table1_page("notebooks/linear_regions/05_surroundin
                                          device=device, n_points=n_points)
 BOX = MNIST_BOX
 metrics.value("n_directions", n_directions)
-metrics.value("epsilon", epsilon)
+metrics.value("epsilon", epsilon);
 
 # %% [markdown]
 # ## Walking the segments

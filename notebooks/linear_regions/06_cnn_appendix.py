@@ -403,7 +403,7 @@ if run:
         display(Markdown("**Verdicts on the Fashion-MNIST stand-in** (not the paper's CIFAR-10 setting):"))
     display(verdict_markdown(metrics.verdicts))
 metrics.value("standin_tests", 0 if on_cifar else len(metrics.verdicts))
-metrics.value("standin_tests_holding", 0 if on_cifar else sum(v.holds is True for v in metrics.verdicts))
+metrics.value("standin_tests_holding", 0 if on_cifar else sum(v.holds is True for v in metrics.verdicts));
 
 # %% [markdown]
 # ```{admonition} What we did differently
