@@ -23,9 +23,6 @@ __all__ = [
     "wilson_interval",
     "rate",
     "paired_difference",
-    "smaller",
-    "log_p_min",
-    "verdict",
     "ks_distance",
     "Decision",
     "exact",
@@ -92,42 +89,6 @@ def paired_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[st
     se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
     half = _z(confidence) * se
     return {"difference": mean, "low": mean - half, "high": mean + half, "n": n}
-
-
-def smaller(a, b) -> dict[str, float]:
-    """Is sample ``a`` typically smaller than sample ``b``? Medians and the one-sided Mann-Whitney U test.
-
-    Returns ``{"median_a", "median_b", "p", "p_min"}``; ``p`` is the probability, were the two drawn
-    from one distribution, of a U statistic at least this far towards "a smaller" (NaN if either is
-    empty). ``p_min`` is the smallest ``p`` these sample sizes allow (every ``a`` below every ``b``:
-    ``1 / C(n_a + n_b, n_a)``); where it is not below the test level, the test cannot say "smaller"
-    whatever the numbers, and a verdict should be left undecided rather than read as "no".
-    """
-    from scipy.stats import mannwhitneyu
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if len(a) == 0 or len(b) == 0:
-        return {"median_a": float("nan"), "median_b": float("nan"), "p": float("nan"), "p_min": float("nan")}
-    p = float(mannwhitneyu(a, b, alternative="less").pvalue)
-    return {"median_a": float(np.median(a)), "median_b": float(np.median(b)), "p": p,
-            "p_min": math.exp(log_p_min(len(a), len(b)))}
-
-
-def log_p_min(n_a: int, n_b: int) -> float:
-    """``log(1 / C(n_a + n_b, n_a))``: the log of the smallest one-sided Mann-Whitney p that samples of
-    these sizes allow (every ``a`` below every ``b``). Computed with log-gamma: the binomial coefficient
-    itself overflows a float once both samples hold about 500 values."""
-    if n_a < 0 or n_b < 0:
-        raise ValueError(f"sample sizes must be >= 0, got {n_a} and {n_b}")
-    return -(math.lgamma(n_a + n_b + 1) - math.lgamma(n_a + 1) - math.lgamma(n_b + 1))
-
-
-def verdict(*tests: dict, alpha: float = 0.05) -> Optional[bool]:
-    """Results of :func:`smaller` that must all be significant, as a verdict: True if every ``p < alpha``,
-    False if some test could reach ``alpha`` and did not, None (undecided) where a test's sample sizes
-    cannot reach ``alpha`` at all and no other test already says no."""
-    outcome = [None if not t["p_min"] < alpha else bool(t["p"] < alpha) for t in tests]
-    return False if False in outcome else (None if None in outcome else True)
 
 
 def ks_distance(a, b) -> float:
