@@ -44,7 +44,7 @@ for _key in NOTEBOOKS:
 
 wildcard_constraints:
     key="|".join(k.replace(".", r"\.") for k in NOTEBOOKS),
-    name="[A-Za-z0-9_.-]+",
+    name="[A-Za-z0-9_.@-]+",
 
 
 def models_of(key):

@@ -130,3 +130,42 @@ def test_non_inferiority():
     assert stats.non_inferior(0.002, -0.001, 0.006, 0.004, "t").holds is None
     with pytest.raises(ValueError, match="margin"):
         stats.non_inferior(0, -1, 1, -0.1, "t")
+
+
+def test_run_difference_hand_case():
+    # recipe a: runs err on 1/4 and 2/4 items; recipe b: on 0/4 and 1/4 -> difference 0.375 - 0.125
+    a = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    b = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    d = stats.run_difference(a, b)
+    assert d["difference"] == pytest.approx(0.25)
+    assert d["sd_a"] == pytest.approx(math.sqrt(0.03125)) and d["sd_b"] == pytest.approx(math.sqrt(0.03125))
+    # between-run parts 0.03125 / 2 each; per-item differences (0.5, 0.5, 0, 0): variance 1/12, over 4 items
+    var = 0.015625 + 0.015625 + 1 / 48
+    df = var ** 2 / (0.015625 ** 2 + 0.015625 ** 2 + (1 / 48) ** 2 / 3)
+    assert d["df"] == pytest.approx(df) and d["df"] == pytest.approx(30 / 7)
+    from scipy.stats import t
+    half = t.ppf(0.975, df) * math.sqrt(var)
+    assert (d["low"], d["high"]) == (pytest.approx(0.25 - half), pytest.approx(0.25 + half))
+
+
+def test_run_difference_one_run_is_undecided_and_many_runs_decide():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 10_000, generator=g) < 0.05
+    b = torch.rand(3, 10_000, generator=g) < 0.03
+    d = stats.run_difference(a, b)
+    assert d["low"] == -math.inf and d["high"] == math.inf and math.isnan(d["sd_a"])
+    dec = stats.interval_below(d["difference"], d["low"], d["high"], 0.0, test="t")
+    assert dec.holds is None
+    # five runs per recipe, error rates 3 % vs 5 % on 10,000 items: the gap is far beyond the noise
+    a = torch.rand(5, 10_000, generator=g) < 0.03
+    b = torch.rand(5, 10_000, generator=g) < 0.05
+    d = stats.run_difference(a, b)
+    assert d["high"] < 0 and d["low"] > -0.04
+    assert stats.interval_below(d["difference"], d["low"], d["high"], 0.0, test="t").holds is True
+    assert stats.interval_below(-d["difference"], -d["high"], -d["low"], 0.0, test="t").holds is False
+    # identical runs: the difference is exact
+    same = torch.zeros(2, 5, dtype=torch.bool)
+    d = stats.run_difference(same, same)
+    assert (d["low"], d["high"]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="runs, n"):
+        stats.run_difference(torch.zeros(2, 5), torch.zeros(2, 6))

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,27 @@ def register(s: ModelSpec) -> ModelSpec:
 
 def names() -> list[str]:
     return sorted(REGISTRY)
+
+
+# A recipe's further training runs: "<name>@run<k>" is model <name> trained again with its seed + k, so that
+# a claim comparing training recipes can measure how much the result moves from one training run to the next.
+_RUN = re.compile(r"^(?P<base>[A-Za-z0-9_.-]+)@run(?P<run>[1-9][0-9]*)$")
+
+
+def run_name(name: str, run: int) -> str:
+    """The zoo name of training run ``run`` (0, 1, ...) of model ``name``; run 0 is ``name`` itself."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(names())}")
+    if not (isinstance(run, int) and run >= 0):
+        raise ValueError(f"parameter 'run' must be an int >= 0, got {run!r}")
+    return name if run == 0 else f"{name}@run{run}"
+
+
+def run_names(name: str, runs: int) -> list[str]:
+    """The zoo names of the first ``runs`` training runs of model ``name`` (``runs`` >= 1)."""
+    if not (isinstance(runs, int) and runs >= 1):
+        raise ValueError(f"parameter 'runs' must be an int >= 1, got {runs!r}")
+    return [run_name(name, r) for r in range(runs)]
 
 
 register(
@@ -351,25 +373,33 @@ for _variant, _extra in _LRG_VARIANTS.items():
 
 
 def spec(name: str, profile: Optional[str] = None, **overrides: Any) -> ModelSpec:
-    """The registered spec ``name``, with the profile's zoo overrides and then ``overrides`` applied."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(names())}")
+    """The registered spec ``name``, with the profile's zoo overrides and then ``overrides`` applied.
+
+    ``name`` may also be a further training run ``"<model>@run<k>"`` (see :func:`run_name`): the spec of
+    ``<model>`` with its seed raised by ``k`` after the overrides.
+    """
+    m = _RUN.match(name)
+    base, run = (m["base"], int(m["run"])) if m else (name, 0)
+    if base not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(names())} "
+                         "(and '<name>@run<k>' for a further training run)")
     merged: dict[str, Any] = {}
     if profile is not None:
         from nngeom.notebook import load_profile
 
         zoo_cfg = load_profile(profile).get("zoo", {}) or {}
         merged.update(zoo_cfg.get("overrides", {}) or {})
-        merged.update((zoo_cfg.get("models", {}) or {}).get(name, {}) or {})
+        merged.update((zoo_cfg.get("models", {}) or {}).get(base, {}) or {})
     merged.update(overrides)
     if "penalty" in merged:
         merged["penalty"] = tuple(float(v) for v in merged["penalty"])
     if "trainer_kwargs" in merged:  # merged into the registered ones, so a profile can change one setting
-        merged["trainer_kwargs"] = {**REGISTRY[name].trainer_kwargs, **(merged["trainer_kwargs"] or {})}
+        merged["trainer_kwargs"] = {**REGISTRY[base].trainer_kwargs, **(merged["trainer_kwargs"] or {})}
     bad = set(merged) - _OVERRIDABLE
     if bad:
         raise ValueError(f"cannot override {sorted(bad)} of model {name!r}; allowed: {sorted(_OVERRIDABLE)}")
-    return dataclasses.replace(REGISTRY[name], **merged)
+    s = dataclasses.replace(REGISTRY[base], **merged)
+    return dataclasses.replace(s, name=name, seed=s.seed + run) if run else s
 
 
 def cache_dir() -> Path:

@@ -39,6 +39,11 @@
 # None of the pool's sizes, rates or attack settings are in the summary; they are ours and are
 # recorded in each model's recipe below.
 #
+# Each recipe is trained {glue:text}`training_runs` times with different seeds (`zoo.run_names`): the
+# verdicts compare training recipes, and a recipe's test error moves from one training run to the next
+# (and from one CPU to another, whose arithmetic changes the trained weights) by about as much as the
+# gaps the summary reports. A single run per recipe would measure only the test set's noise.
+#
 # ```{admonition} What we did differently
 # - The pool's adversarials come from `nngeom.attacks.LBFGS`, which minimises
 #   $c\,\|r\|_2^2 + \mathrm{CE}$ and keeps the largest $c$ of its search that reaches the target; the
@@ -58,17 +63,19 @@ device = "auto"              # "auto", "cpu" or "cuda"
 decay_model = "mnist-fc100-100-10-sigmoid"   # weight decay alone
 dropout_model = "mnist-fc100-100-10-dropout" # dropout instead of decay
 pool_layers = [0, 2]         # adversarial-pool models trained: 0 is the input, k the k-th hidden layer
+training_runs = 3            # training runs (seeds) per recipe; 1 leaves every verdict undecided
 
 # %%
 import pandas as pd
+import torch
 from IPython.display import Markdown, display
 
 from nngeom import data, zoo
 from nngeom.notebook import start_page
 from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import interval_below, non_inferior, paired_difference, rate
+from nngeom.stats import interval_below, non_inferior, rate, run_difference
 from nngeom.transfer import errors
-from nngeom.validation import check_choice, check_int_list
+from nngeom.validation import check_choice, check_int_list, check_positive_int
 
 check_choice("decay_model", decay_model, zoo.names())
 check_choice("dropout_model", dropout_model, zoo.names())
@@ -77,6 +84,7 @@ for layer in pool_layers:
     check_choice("pool_layers", layer, list(zoo.ADVERSARIAL_POOL_LAYERS))
 if 0 not in pool_layers:
     raise ValueError(f"parameter 'pool_layers' must include 0 (the input pool IPN-X5 is about), got {pool_layers}")
+training_runs = check_positive_int("training_runs", training_runs)
 
 dev, metrics = start_page("notebooks/intriguing_properties/04_adversarial_training", profile, metrics_path,
                           seed=seed, device=device, data="MNIST")
@@ -88,11 +96,15 @@ dev, metrics = start_page("notebooks/intriguing_properties/04_adversarial_traini
 names = {"weight decay": decay_model, "dropout": dropout_model}
 names.update({("adversarial pool (input)" if k == 0 else f"adversarial pool (hidden layer {k})"):
               f"mnist-fc100-100-10-advpool-l{k}" for k in pool_layers})
-nets = {label: zoo.load(name, profile=profile, device=dev) for label, name in names.items()}
+runs = {label: [zoo.load(run, profile=profile, device=dev) for run in zoo.run_names(name, training_runs)]
+        for label, name in names.items()}
+nets = {label: models[0] for label, models in runs.items()}   # run 0: the recipe's description and cost
 display(Markdown("\n".join(f"- **{label}**: {zoo.describe(m)}" for label, m in nets.items())))
 x_test, y_test = data.tensors("mnist", "test")
-wrong = {label: errors(m, x_test, y_test) for label, m in nets.items()}
+# per recipe: (training runs, test images), True where that run's network errs on that image
+wrong = {label: torch.stack([errors(m, x_test, y_test) for m in models]) for label, models in runs.items()}
 metrics.value("n_test", len(y_test))
+metrics.value("training_runs", training_runs)
 # the recipes' settings, for the prose (the zoo's specs at this profile)
 decay_spec = nets["weight decay"].nngeom_meta["spec"]
 drop_kw = nets["dropout"].nngeom_meta["spec"]["arch_kwargs"]
@@ -106,23 +118,27 @@ for key in ("batch_size", "size", "refresh", "refresh_every"):
 # %% [markdown]
 # ## Test error and cost
 #
-# Test error on the {glue:text}`n_test:,` test images with its Wilson 95 % interval. The cost columns come from the
-# models' training records: seconds per epoch, of which the attacks that refresh the pool take the
-# share shown, and the ratio to plain training with weight decay.
+# Test error on the {glue:text}`n_test:,` test images, averaged over the {glue:text}`training_runs`
+# training runs, with the lowest and highest run and the Wilson 95 % interval of the first run. The cost
+# columns come from the first run's training record: seconds per epoch, of which the attacks that
+# refresh the pool take the share shown, and the ratio to plain training with weight decay.
 
 # %%
 plain_epoch = nets["weight decay"].nngeom_meta["train_seconds"] / nets["weight decay"].nngeom_meta["spec"]["epochs"]
 rows = []
 for label, m in nets.items():
     meta = m.nngeom_meta
-    r = rate(wrong[label])
+    r = rate(wrong[label][0])
+    per_run = wrong[label].double().mean(dim=1)
     per_epoch = meta["train_seconds"] / meta["spec"]["epochs"]
     pool = meta.get("adversarial_pool", {})
-    rows.append({"training": label, "test error": r["rate"], "95% CI": f"{r['low']:.2%}–{r['high']:.2%}",
+    rows.append({"training": label, "test error": float(per_run.mean()),
+                 "runs (lowest–highest)": f"{float(per_run.min()):.2%}–{float(per_run.max()):.2%}",
+                 "run 0, 95% CI": f"{r['low']:.2%}–{r['high']:.2%}",
                  "s / epoch": per_epoch, "attack share": pool.get("attack_seconds", 0.0) / meta["train_seconds"],
                  "cost vs weight decay": per_epoch / plain_epoch,
                  "pool attack success": pool.get("attack_success_rate", float("nan"))})
-    metrics.value(f"error_{label.replace(' ', '_').replace('(', '').replace(')', '')}", r["rate"])
+    metrics.value(f"error_{label.replace(' ', '_').replace('(', '').replace(')', '')}", float(per_run.mean()))
 cost = pd.DataFrame(rows).set_index("training")
 display(cost.style.format({"test error": "{:.2%}", "s / epoch": "{:.1f}", "attack share": "{:.0%}",
                            "cost vs weight decay": "{:.1f}x", "pool attack success": "{:.0%}"}, na_rep="–"))
@@ -132,7 +148,7 @@ metrics.value("pool_cost_ratio", float(cost.loc["adversarial pool (input)", "cos
 # ## Paper and here (IPN-X5)
 
 # %%
-err = {label: float(wrong[label].float().mean()) for label in nets}
+err = {label: float(wrong[label].double().mean()) for label in nets}   # mean over runs and images
 display(comparison_table([
     {"quantity": "test error (%), adversarial pool", "paper": paper_value("IPN-X5", "error_adversarial_pool"),
      "here": 100 * err["adversarial pool (input)"]},
@@ -143,10 +159,14 @@ display(comparison_table([
 ]).style.format("{:.2f}", subset=["paper", "here"]).format("{:+.0%}", subset=["relative difference"], na_rep="–"))
 
 # %% [markdown]
-# The comparisons are paired: all networks see the same test images, so the interval of a difference
-# in error rate is computed from the per-image differences (the normal approximation behind McNemar's
-# test). Each verdict has three outcomes, and the criterion follows the size of the gap the paper
-# reports:
+# Each comparison is between two training recipes, so its interval has to cover both sources of
+# noise: the spread of a recipe's test error over its training runs, and the finite test set (all
+# networks see the same test images, so this part comes from the per-image differences of the
+# run-averaged errors, the normal approximation behind McNemar's test). The 95 % interval adds the two
+# variances and uses Student's t with Welch-Satterthwaite degrees of freedom
+# (`nngeom.stats.run_difference`); with {glue:text}`training_runs` runs per recipe it is wide unless the
+# gap is large against the run-to-run spread, and with one run it is unbounded. Each verdict has three
+# outcomes, and the criterion follows the size of the gap the paper reports:
 #
 # - *pool beats weight decay* (paper: {glue:text}`paper_pool:.1f` % vs {glue:text}`paper_decay:.1f` %,
 #   a gap of {glue:text}`paper_gap_decay:.1f` points): holds if the 95 % interval of "pool minus weight
@@ -175,23 +195,30 @@ metrics.value("ni_margin_points", 100 * ni_margin)
 
 
 def evidence(a: str, b: str, d: dict) -> str:
-    return (f"error {100 * err[a]:.2f} % vs {100 * err[b]:.2f} %; difference {100 * d['difference']:+.2f} points "
-            f"(95 % CI {100 * d['low']:+.2f} to {100 * d['high']:+.2f})")
+    spread = (f"run-to-run sd {100 * d['sd_a']:.2f} and {100 * d['sd_b']:.2f} points" if d["runs_a"] > 1
+              else "one training run per recipe: training noise not measured")
+    return (f"error {100 * err[a]:.2f} % vs {100 * err[b]:.2f} % (mean of {d['runs_a']} and {d['runs_b']} training "
+            f"runs); difference {100 * d['difference']:+.2f} points (95 % CI {100 * d['low']:+.2f} to "
+            f"{100 * d['high']:+.2f}; {spread})")
+
+
+def test_text(d: dict) -> str:
+    return (f"training runs {d['runs_a']} and {d['runs_b']}, {d['n']} test images: between-run plus paired "
+            f"test-set variance, Student's t with {d['df']:.1f} degrees of freedom, 95 %")
 
 
 pool = "adversarial pool (input)"
 verdict_rows = []
-d = paired_difference(wrong[pool], wrong["weight decay"])
+d = run_difference(wrong[pool], wrong["weight decay"])
 verdict_rows.append({"comparison": "pool (input) − weight decay", **d})
-dec = interval_below(d["difference"], d["low"], d["high"], 0.0,
-                     test=f"paired normal 95 % interval over {d['n']} test images")
+dec = interval_below(d["difference"], d["low"], d["high"], 0.0, test=test_text(d))
 metrics.claim("IPN-X5", "pool_beats_weight_decay", holds=dec, evidence=evidence(pool, "weight decay", d),
               criterion=f"holds if the 95 % interval of pool − weight decay lies below 0, fails if it lies at or "
               f"above 0, undecided if it spans 0 (paper: {paper_pool:g} % vs {paper_decay:g} %)")
-d = paired_difference(wrong[pool], wrong["dropout"])
+d = run_difference(wrong[pool], wrong["dropout"])
 verdict_rows.append({"comparison": "pool (input) − dropout", **d})
 dec = non_inferior(d["difference"], d["low"], d["high"], ni_margin,
-                   test=f"paired normal 95 % interval over {d['n']} test images (margin: the paper's pool-vs-decay gain)")
+                   test=f"{test_text(d)} (margin: the paper's pool-vs-decay gain)")
 metrics.claim("IPN-X5", "pool_beats_dropout", holds=dec, evidence=evidence(pool, "dropout", d),
               criterion=f"non-inferiority: holds if the upper end of the 95 % interval of pool − dropout is below "
               f"{100 * ni_margin:.2g} points (the paper's gain of the pool over weight decay, {paper_decay:g} − "
@@ -200,25 +227,29 @@ metrics.claim("IPN-X5", "pool_beats_dropout", holds=dec, evidence=evidence(pool,
 pool_gaps = ["pool adversarials from L-BFGS on c||r||^2 + CE keeping the largest successful c, where the summary "
              "writes c||r|| + loss and the minimum c",
              "dropout rates, optimiser, epochs and pool settings ours (the summary gives none)"]
-metrics.item("IPN-X5", data="MNIST", gaps=pool_gaps, note="100-100-10 sigmoid; pool settings ours")
+if training_runs == 1:
+    pool_gaps.append("one training run per recipe: the verdicts cannot separate the recipes from training noise")
+metrics.item("IPN-X5", data="MNIST", gaps=pool_gaps,
+             note=f"100-100-10 sigmoid; pool settings ours; {training_runs} training runs per recipe")
 higher = [k for k in pool_layers if k > 0]
 if higher:
     top = max(higher)
     label = f"adversarial pool (hidden layer {top})"
-    d = paired_difference(wrong[label], wrong[pool])
+    d = run_difference(wrong[label], wrong[pool])
     verdict_rows.append({"comparison": f"pool (hidden layer {top}) − pool (input)", **d})
     metrics.value("x6_difference", d["difference"])
-    dec = interval_below(d["difference"], d["low"], d["high"], 0.0,
-                         test=f"paired normal 95 % interval over {d['n']} test images")
+    dec = interval_below(d["difference"], d["low"], d["high"], 0.0, test=test_text(d))
     metrics.claim("IPN-X6", "higher_layer_adversarials_more_useful", holds=dec, evidence=evidence(label, pool, d),
                   criterion=f"holds if the 95 % interval of pool (layer {top}) − pool (input) lies below 0, fails if "
                   "it lies at or above 0, undecided if it spans 0 (the summary gives no number)")
     metrics.item("IPN-X6", data="MNIST", gaps=pool_gaps,
-                 note=f"pool layers {pool_layers}; the verdict compares hidden layer {top} with the input")
+                 note=f"pool layers {pool_layers}; the verdict compares hidden layer {top} with the input; "
+                 f"{training_runs} training runs per recipe")
 else:
     metrics.item("IPN-X6", data="MNIST", gaps=["no hidden-layer pool in this profile: the comparison was not run"],
                  note="no hidden-layer pool in this profile")
-display(pd.DataFrame(verdict_rows).set_index("comparison").style.format("{:+.2%}", subset=["difference", "low", "high"]))
+display(pd.DataFrame(verdict_rows).set_index("comparison").style.format("{:+.2%}", subset=["difference", "low", "high"])
+        .format("{:.2%}", subset=["sd_a", "sd_b"], na_rep="–").format("{:.1f}", subset=["df"]))
 display(verdict_markdown(metrics.verdicts))
 
 # %% [markdown]
