@@ -21,13 +21,13 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)
-	$(PY) -m nngeom.data fetch mnist fashion-mnist
+	$(PY) -m nngeom.core.data fetch mnist fashion-mnist
 
 # --keep-going and the runner's failure records: a failing page does not stop the others or the site; the
 # failures check at the end lists the failed pages (partial notebooks under _build/failed/) and fails make.
 book: data
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --keep-going --cores $(CORES) --config profile=$(PROFILE) python=$(PY); \
-	  status=$$?; $(PY) -m nngeom.notebook failures --profile $(PROFILE) && exit $$status
+	  status=$$?; $(PY) -m nngeom.book.notebook failures --profile $(PROFILE) && exit $$status
 	@echo "site: $(if $(filter default,$(PROFILE)),_build/html,_build/site-$(PROFILE)/_build/html)/index.html"
 
 test: data

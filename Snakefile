@@ -5,10 +5,11 @@
 #
 # One rule per zoo model (a marker json per profile; the weights live in the zoo cache) and one job per
 # notebook, so `--cores N` or a cluster executor never trains a model twice and a rerun only redoes
-# what changed: a notebook reruns when its source, its profile, or the library changes. A page that fails
+# what changed: a notebook reruns when its source, its profile, or a library file it imports changes. A page that fails
 # is recorded as failed (its partial notebook under _build/failed/<profile>/) and the rest is still built;
-# `python -m nngeom.notebook failures --profile P` then exits non-zero (make book ends with it).
+# `python -m nngeom.book.notebook failures --profile P` then exits non-zero (make book ends with it).
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -28,7 +29,12 @@ MODELS = f"_build/models/{PROFILE}"
 # The default profile's site is the README's _build/html; other profiles build beside it.
 HTML_PARENT = config.get("html_dir", "." if PROFILE == "default" else f"_build/site-{PROFILE}")
 JB_FLAGS = config.get("jb_flags", "")
-LIB = sorted(str(p) for p in Path("lib/nngeom").rglob("*") if p.suffix in {".py", ".yaml"} and "__pycache__" not in p.parts)
+# Each job's library inputs are the lib/nngeom files its code imports, transitively (nngeom.book.workflow), so
+# that editing one paper's subpackage reruns only the pages that import it, and the scoreboard.
+sys.path.insert(0, str(Path("lib").resolve()))
+from nngeom.book.workflow import library_inputs  # noqa: E402  (the checkout's library, installed or not)
+
+ZOO_LIB = sorted({"lib/nngeom/core/zoo.py", *(str(p) for p in library_inputs(Path("lib/nngeom/core/zoo.py"), Path("lib")))})
 STATIC = ["_config.yml", "_toc.yml"] + sorted(str(p) for p in Path("book").glob("*") if p.suffix in {".md", ".bib", ".png", ".svg"})
 PY = config.get("python", "python")
 FAILED = f"_build/failed/{PROFILE}"                  # partial notebooks and failure records of failed pages
@@ -72,26 +78,26 @@ rule data:
     output:
         "_build/data.ok",
     shell:
-        "{PY} -m nngeom.data fetch mnist fashion-mnist && touch {output}"
+        "{PY} -m nngeom.core.data fetch mnist fashion-mnist && touch {output}"
 
 
 rule model:
     input:
         _profile_file,
-        LIB,
+        ZOO_LIB,
         "_build/data.ok",
     output:
         f"{MODELS}/{{name}}.json",
     threads: workflow.cores
     shell:
-        "OMP_NUM_THREADS={threads} {PY} -m nngeom.zoo build {wildcards.name} --profile {PROFILE} --marker {output}"
+        "OMP_NUM_THREADS={threads} {PY} -m nngeom.core.zoo build {wildcards.name} --profile {PROFILE} --marker {output}"
 
 
 rule notebook:
     input:
         src="{key}.py",
         profile=_profile_file,
-        lib=LIB,
+        lib=lambda wc: [str(p) for p in library_inputs(Path(f"{wc.key}.py"), Path("lib"))],
         data="_build/data.ok",
         models=lambda wc: models_of(wc.key),
         others=lambda wc: others_metrics(wc.key),
@@ -102,7 +108,7 @@ rule notebook:
         extra=lambda wc: f"-p metrics_dir {os.path.abspath(METRICS)}" if wc.key == SCOREBOARD else "",
     threads: workflow.cores
     shell:
-        "OMP_NUM_THREADS={threads} {PY} -m nngeom.notebook run {input.src} --profile {PROFILE} "
+        "OMP_NUM_THREADS={threads} {PY} -m nngeom.book.notebook run {input.src} --profile {PROFILE} "
         "--output {output.nb} --metrics {output.metrics} --record-failure {params.extra}"
 
 

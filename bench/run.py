@@ -19,7 +19,8 @@
    exponential-cone program, and the class-region LP) by nngeom's interior-point method vs cvxpy and
    HiGHS, and a whole region of Table 2; and the LP throughput with two worker processes.
 6. the discrete path kernel (Bell, Part II): kernel entries per second (queries x training points x
-   steps) of ``nngeom.kernels.path_kernel`` (per-sample gradients and Jacobians with torch.func.vmap)
+   steps) of ``nngeom.adversarial_neighborhoods.kernels.path_kernel`` (per-sample gradients and Jacobians with
+   torch.func.vmap)
    against a loop of per-sample autograd calls computing the same numbers (checked to agree).
 Sections 3-4 use zoo models trained briefly (1 epoch on 10,000 images, cached): speed does not depend
 on accuracy, but persistence's work does depend on the network having real decision boundaries.
@@ -35,15 +36,14 @@ import time
 from pathlib import Path
 
 import torch
-
 from torch import nn
 
-from nngeom import data, zoo
-from nngeom.attacks import LBFGS, every_other_target
-from nngeom.device import default_device
-from nngeom.io import atomic_write_json
-from nngeom.models import mlp
-from nngeom.persistence import persistence, stability, wedge_classifier
+from nngeom.adversarial_neighborhoods.persistence import persistence, stability, wedge_classifier
+from nngeom.core import data, zoo
+from nngeom.core.attacks import LBFGS, every_other_target
+from nngeom.core.device import default_device
+from nngeom.core.io import atomic_write_json
+from nngeom.core.models import mlp
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -72,7 +72,7 @@ class _RowCounter(nn.Module):
 
 def _per_unit_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The paper's eq. (2)-(3): one autograd call per hidden unit for the rows ``w_n`` of one input."""
-    from nngeom.regions import _layers
+    from nngeom.linear_regions.regions import _layers
 
     layers = _layers(model)
     rows = []
@@ -90,46 +90,81 @@ def _per_unit_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _regions(quick: bool) -> list[dict]:
-    import numpy as np
     import cvxpy as cp
-    from scipy.optimize import linprog
+    import numpy as np
     from scipy import sparse
+    from scipy.optimize import linprog
 
-    from nngeom.polytope import chebyshev_ball, solve_many
-    from nngeom.regions import region_constraints
+    from nngeom.core.parallel import run_jobs
+    from nngeom.linear_regions.regions import region_constraints
+    from nngeom.solvers.polytope import chebyshev_ball
 
     rows = []
-    model = zoo.load("mnist-lrg-vanilla-lr1e-3", device="cpu", progress=False, epochs=1, train_limit=10000,
-                     trainer_kwargs={"validation": 1000, "patience": 0})
+    model = zoo.load(
+        "mnist-lrg-vanilla-lr1e-3",
+        device="cpu",
+        progress=False,
+        epochs=1,
+        train_limit=10000,
+        trainer_kwargs={"validation": 1000, "patience": 0},
+    )
     x_test, _ = data.tensors("mnist", "test", value_range=(-1.0, 1.0), flatten=True, limit=16)
     n = 4 if quick else 16
     t_ours = timed(lambda: region_constraints(model, x_test[:n]), repeat=3)
     m_grad = 1 if quick else 2
-    t_grad = timed(lambda: [_per_unit_gradients(model, x_test[i:i + 1]) for i in range(m_grad)])
-    rows.append({"benchmark": f"region constraints of a 3 x 1024 net, {n} inputs (per region)",
-                 "nngeom_s": t_ours / n, "baseline": "one gradient per unit, eq. (2)-(3) (per region)",
-                 "baseline_s": t_grad / m_grad, "speedup": (t_grad / m_grad) / (t_ours / n)})
+    t_grad = timed(lambda: [_per_unit_gradients(model, x_test[i : i + 1]) for i in range(m_grad)])
+    rows.append(
+        {
+            "benchmark": f"region constraints of a 3 x 1024 net, {n} inputs (per region)",
+            "nngeom_s": t_ours / n,
+            "baseline": "one gradient per unit, eq. (2)-(3) (per region)",
+            "baseline_s": t_grad / m_grad,
+            "speedup": (t_grad / m_grad) / (t_ours / n),
+        }
+    )
     reg = region_constraints(model, x_test[:n])
     W, b = reg.W[0].numpy(), reg.b[0].numpy()
     norms = np.linalg.norm(W, axis=1)
     d = W.shape[1]
     t_rg = timed(lambda: chebyshev_ball(W, b, -1.0, 1.0, hint=x_test[0].double().numpy()))
-    a_ub = sparse.vstack([sparse.csr_matrix(np.hstack([-W, norms[:, None]])),
-                          sparse.hstack([sparse.identity(d), np.ones((d, 1))]),
-                          sparse.hstack([-sparse.identity(d), np.ones((d, 1))])], format="csr")
+    a_ub = sparse.vstack(
+        [
+            sparse.csr_matrix(np.hstack([-W, norms[:, None]])),
+            sparse.hstack([sparse.identity(d), np.ones((d, 1))]),
+            sparse.hstack([-sparse.identity(d), np.ones((d, 1))]),
+        ],
+        format="csr",
+    )
     b_ub = np.concatenate([b, np.ones(d), np.ones(d)])
-    t_ipm = timed(lambda: linprog(np.r_[np.zeros(d), -1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * (d + 1),
-                                  method="highs-ipm"))
-    rows.append({"benchmark": "inradius LP of one region (4,640 rows, 785 variables): row generation",
-                 "nngeom_s": t_rg, "baseline": "whole LP, HiGHS interior point (scipy)", "baseline_s": t_ipm,
-                 "speedup": t_ipm / t_rg})
+    t_ipm = timed(
+        lambda: linprog(
+            np.r_[np.zeros(d), -1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * (d + 1), method="highs-ipm"
+        )
+    )
+    rows.append(
+        {
+            "benchmark": "inradius LP of one region (4,640 rows, 785 variables): row generation",
+            "nngeom_s": t_rg,
+            "baseline": "whole LP, HiGHS interior point (scipy)",
+            "baseline_s": t_ipm,
+            "speedup": t_ipm / t_rg,
+        }
+    )
     c, r = cp.Variable(d), cp.Variable()
     prob = cp.Problem(cp.Maximize(r), [W @ c - r * norms + b >= 0, c + r <= 1, c - r >= -1])
     t_cvx = timed(lambda: prob.solve(solver=cp.CLARABEL))
-    rows.append({"benchmark": "the same LP", "nngeom_s": t_rg, "baseline": "whole LP, cvxpy + Clarabel",
-                 "baseline_s": t_cvx, "speedup": t_cvx / t_rg})
-    # section 3.4: x^t (eq. 6) and the class-region LP, interior point (nngeom.class_regions) vs cvxpy and HiGHS
-    from nngeom.class_regions import RegionProgram, class_margin, class_regions, most_likely_point
+    rows.append(
+        {
+            "benchmark": "the same LP",
+            "nngeom_s": t_rg,
+            "baseline": "whole LP, cvxpy + Clarabel",
+            "baseline_s": t_cvx,
+            "speedup": t_cvx / t_rg,
+        }
+    )
+    # section 3.4: x^t (eq. 6) and the class-region LP, interior point (nngeom.linear_regions.class_regions)
+    # vs cvxpy and HiGHS
+    from nngeom.linear_regions.class_regions import RegionProgram, class_margin, class_regions, most_likely_point
 
     lw, lb = reg.logit_W[0].numpy(), reg.logit_b[0].numpy()
     x0 = x_test[0].double().numpy()
@@ -139,26 +174,53 @@ def _regions(quick: bool) -> list[dict]:
     xv = cp.Variable(d)
     u = lw @ xv + lb
     others = [j for j in range(10) if j != target]
-    p_xt = cp.Problem(cp.Maximize(u[target] - cp.log_sum_exp(cp.hstack([u[j] for j in others]))),
-                      [W @ xv + b >= 0, xv >= -1, xv <= 1])
+    p_xt = cp.Problem(
+        cp.Maximize(u[target] - cp.log_sum_exp(cp.hstack([u[j] for j in others]))), [W @ xv + b >= 0, xv >= -1, xv <= 1]
+    )
     t_xt_cvx = timed(lambda: p_xt.solve(solver=cp.CLARABEL))
     gap = abs(most_likely_point(prog, target)[1]["psi"] - p_xt.value)
-    rows.append({"benchmark": f"x^t of one region and class (exponential cone; optima differ by {gap:.1e})",
-                 "nngeom_s": t_xt, "baseline": "cvxpy + Clarabel, the same program", "baseline_s": t_xt_cvx,
-                 "speedup": t_xt_cvx / t_xt})
+    rows.append(
+        {
+            "benchmark": f"x^t of one region and class (exponential cone; optima differ by {gap:.1e})",
+            "nngeom_s": t_xt,
+            "baseline": "cvxpy + Clarabel, the same program",
+            "baseline_s": t_xt_cvx,
+            "speedup": t_xt_cvx / t_xt,
+        }
+    )
     G, g = lw[target] - lw[others], lb[target] - lb[others]
     t_mm = timed(lambda: class_margin(prog, target))
     a2 = np.vstack([np.hstack([-G, np.ones((9, 1))]), np.hstack([-W, np.zeros((len(b), 1))])])
-    t_mm_ipm = timed(lambda: linprog(np.r_[np.zeros(d), -1.0], A_ub=a2, b_ub=np.r_[g, b],
-                                     bounds=[(-1, 1)] * d + [(None, None)], method="highs-ipm"))
-    rows.append({"benchmark": "class-region LP of one region (runner-up class)",
-                 "nngeom_s": t_mm, "baseline": "whole LP, HiGHS interior point (scipy)", "baseline_s": t_mm_ipm,
-                 "speedup": t_mm_ipm / t_mm})
+    t_mm_ipm = timed(
+        lambda: linprog(
+            np.r_[np.zeros(d), -1.0],
+            A_ub=a2,
+            b_ub=np.r_[g, b],
+            bounds=[(-1, 1)] * d + [(None, None)],
+            method="highs-ipm",
+        )
+    )
+    rows.append(
+        {
+            "benchmark": "class-region LP of one region (runner-up class)",
+            "nngeom_s": t_mm,
+            "baseline": "whole LP, HiGHS interior point (scipy)",
+            "baseline_s": t_mm_ipm,
+            "speedup": t_mm_ipm / t_mm,
+        }
+    )
     sv = cp.Variable()
     p_mm = cp.Problem(cp.Maximize(sv), [G @ xv + g >= sv, W @ xv + b >= 0, xv >= -1, xv <= 1])
     t_mm_cvx = timed(lambda: p_mm.solve(solver=cp.CLARABEL))
-    rows.append({"benchmark": "the same LP", "nngeom_s": t_mm, "baseline": "cvxpy + Clarabel", "baseline_s": t_mm_cvx,
-                 "speedup": t_mm_cvx / t_mm})
+    rows.append(
+        {
+            "benchmark": "the same LP",
+            "nngeom_s": t_mm,
+            "baseline": "cvxpy + Clarabel",
+            "baseline_s": t_mm_cvx,
+            "speedup": t_mm_cvx / t_mm,
+        }
+    )
     # a whole region of Table 2: x^t and its nearest maximiser for all 10 classes, margin LPs where needed;
     # the baseline is 10 x^t programs in cvxpy (its cost per program measured above), which gives no
     # nearest maximiser and no margins
@@ -166,23 +228,39 @@ def _regions(quick: bool) -> list[dict]:
     res = class_regions(W, b, lw, lb, -1.0, 1.0, x0)
     t_region = time.perf_counter() - t0
     programs = 20 + res.info["margin_lps"]
-    rows.append({"benchmark": f"one region of Table 2 ({programs} programs, {programs / t_region:.2f} programs/s)",
-                 "nngeom_s": t_region, "baseline": "10 x^t programs in cvxpy (10 x the time above)",
-                 "baseline_s": 10 * t_xt_cvx, "speedup": 10 * t_xt_cvx / t_region})
+    rows.append(
+        {
+            "benchmark": f"one region of Table 2 ({programs} programs, {programs / t_region:.2f} programs/s)",
+            "nngeom_s": t_region,
+            "baseline": "10 x^t programs in cvxpy (10 x the time above)",
+            "baseline_s": 10 * t_xt_cvx,
+            "speedup": 10 * t_xt_cvx / t_region,
+        }
+    )
     k = 2 if quick else 8
     jobs = [((reg.W[i].numpy(), reg.b[i].numpy(), -1.0, 1.0), {"hint": x_test[i].double().numpy()}) for i in range(k)]
-    t1 = timed(lambda: solve_many(chebyshev_ball, jobs, workers=1, progress=False))
-    t2 = timed(lambda: solve_many(chebyshev_ball, jobs, workers=2, progress=False))
-    rows.append({"benchmark": f"inradius LPs/s, {k} regions, 2 worker processes",
-                 "nngeom_s": t2 / k, "baseline": "one process (per LP)", "baseline_s": t1 / k, "speedup": t1 / t2})
+    t1 = timed(lambda: run_jobs(chebyshev_ball, jobs, workers=1, progress=False))
+    t2 = timed(lambda: run_jobs(chebyshev_ball, jobs, workers=2, progress=False))
+    rows.append(
+        {
+            "benchmark": f"inradius LPs/s, {k} regions, 2 worker processes",
+            "nngeom_s": t2 / k,
+            "baseline": "one process (per LP)",
+            "baseline_s": t1 / k,
+            "speedup": t1 / t2,
+        }
+    )
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the benchmark)")
-    parser.add_argument("--only", choices=("regions", "kernels"),
-                        help="one section: 5 (linear regions) or 6 (path kernel); written to results-<section>.json")
+    parser.add_argument(
+        "--only",
+        choices=("regions", "kernels"),
+        help="one section: 5 (linear regions) or 6 (path kernel); written to results-<section>.json",
+    )
     args = parser.parse_args()
     dev = default_device()
     torch.manual_seed(0)
@@ -200,15 +278,22 @@ def main() -> int:
         x = torch.rand(n_points, dim, device=dev) if "MLP" in label else torch.full((n_points, dim), 0.5, device=dev)
         g = torch.Generator(device=dev)
         t_batched = timed(lambda: persistence(model, x, n_samples=n_samples, generator=g.manual_seed(0)))
+
         # one generator for the whole loop (re-seeding per point would give every point the same draws)
         def loop():
             g.manual_seed(0)
             return [persistence(model, x[i : i + 1], n_samples=n_samples, generator=g) for i in range(n_points)]
 
         t_loop = timed(loop)
-        rows.append({"benchmark": f"persistence, {n_points} points, {n_samples} samples, {label}",
-                     "nngeom_s": t_batched, "baseline": "naive loop over points", "baseline_s": t_loop,
-                     "speedup": t_loop / t_batched})
+        rows.append(
+            {
+                "benchmark": f"persistence, {n_points} points, {n_samples} samples, {label}",
+                "nngeom_s": t_batched,
+                "baseline": "naive loop over points",
+                "baseline_s": t_loop,
+                "speedup": t_loop / t_batched,
+            }
+        )
 
     model = mlp(784, [200, 200], 10).to(dev).eval()
     x = torch.rand(n_points, 784, device=dev)
@@ -216,15 +301,39 @@ def main() -> int:
     pre = torch.rand(total, 784, device=dev)
     with torch.no_grad():
         t_forward = timed(lambda: [model(c).argmax(1) for c in pre.split((1 << 24) // 784)], repeat=3)
-    t_stab = timed(lambda: stability(model, x, 0.3, n_samples=n_samples, generator=torch.Generator(device=dev).manual_seed(0)), repeat=3)
-    rows.append({"benchmark": f"stability, {total:,} samples, MLP 784-200-200-10",
-                 "nngeom_s": t_stab, "baseline": "raw forward on pre-drawn inputs", "baseline_s": t_forward,
-                 "speedup": t_forward / t_stab})
-    t_stab_input = timed(lambda: stability(model, x, 0.3, n_samples=n_samples, sample_first_layer=False,
-                                           generator=torch.Generator(device=dev).manual_seed(0)), repeat=3)
-    rows.append({"benchmark": "the same, sampled in input space (sample_first_layer=False)",
-                 "nngeom_s": t_stab_input, "baseline": "raw forward on pre-drawn inputs", "baseline_s": t_forward,
-                 "speedup": t_forward / t_stab_input})
+    t_stab = timed(
+        lambda: stability(model, x, 0.3, n_samples=n_samples, generator=torch.Generator(device=dev).manual_seed(0)),
+        repeat=3,
+    )
+    rows.append(
+        {
+            "benchmark": f"stability, {total:,} samples, MLP 784-200-200-10",
+            "nngeom_s": t_stab,
+            "baseline": "raw forward on pre-drawn inputs",
+            "baseline_s": t_forward,
+            "speedup": t_forward / t_stab,
+        }
+    )
+    t_stab_input = timed(
+        lambda: stability(
+            model,
+            x,
+            0.3,
+            n_samples=n_samples,
+            sample_first_layer=False,
+            generator=torch.Generator(device=dev).manual_seed(0),
+        ),
+        repeat=3,
+    )
+    rows.append(
+        {
+            "benchmark": "the same, sampled in input space (sample_first_layer=False)",
+            "nngeom_s": t_stab_input,
+            "baseline": "raw forward on pre-drawn inputs",
+            "baseline_s": t_forward,
+            "speedup": t_forward / t_stab_input,
+        }
+    )
 
     # 3. persistence vs the forward-throughput limit
     x_test, y_test = data.tensors("mnist", "test")
@@ -245,19 +354,40 @@ def main() -> int:
             t_fwd = timed(lambda: [model(c).argmax(1) for c in pre.split(chunk)], repeat=2)
         limit = (len(pre) / t_fwd) / rows_per_image  # images/s if sampling and bookkeeping were free
         achieved = n_img / t_batched
-        rows.append({"benchmark": f"persistence images/s, {name}, 1,000 samples ({rows_per_image:,.0f} rows/image)",
-                     "nngeom_s": t_batched, "baseline": "forward-throughput limit (images/s ratio)",
-                     "baseline_s": n_img / limit, "speedup": achieved / limit})
+        rows.append(
+            {
+                "benchmark": f"persistence images/s, {name}, 1,000 samples ({rows_per_image:,.0f} rows/image)",
+                "nngeom_s": t_batched,
+                "baseline": "forward-throughput limit (images/s ratio)",
+                "baseline_s": n_img / limit,
+                "speedup": achieved / limit,
+            }
+        )
         if t_input_space != t_batched and name.startswith("mnist-fc"):
-            rows.append({"benchmark": "the same, sampled in input space (sample_first_layer=False)",
-                         "nngeom_s": t_input_space, "baseline": "forward-throughput limit (images/s ratio)",
-                         "baseline_s": n_img / limit, "speedup": (n_img / t_input_space) / limit})
+            rows.append(
+                {
+                    "benchmark": "the same, sampled in input space (sample_first_layer=False)",
+                    "nngeom_s": t_input_space,
+                    "baseline": "forward-throughput limit (images/s ratio)",
+                    "baseline_s": n_img / limit,
+                    "speedup": (n_img / t_input_space) / limit,
+                }
+            )
         loop_n = max(2, n_img // 4)
-        t_loop = timed(lambda: [persistence(model, xs[i : i + 1], n_samples=1000, generator=g.manual_seed(i))
-                                for i in range(loop_n)])
-        rows.append({"benchmark": f"persistence, {name}: batched vs per-image loop (per image)",
-                     "nngeom_s": t_batched / n_img, "baseline": "per-image loop", "baseline_s": t_loop / loop_n,
-                     "speedup": (t_loop / loop_n) / (t_batched / n_img)})
+        t_loop = timed(
+            lambda: [
+                persistence(model, xs[i : i + 1], n_samples=1000, generator=g.manual_seed(i)) for i in range(loop_n)
+            ]
+        )
+        rows.append(
+            {
+                "benchmark": f"persistence, {name}: batched vs per-image loop (per image)",
+                "nngeom_s": t_batched / n_img,
+                "baseline": "per-image loop",
+                "baseline_s": t_loop / loop_n,
+                "speedup": (t_loop / loop_n) / (t_batched / n_img),
+            }
+        )
 
     # 4. L-BFGS examples/s
     model = zoo.load("mnist-fc100-20-10", device=dev, progress=False, epochs=1, train_limit=10000)
@@ -265,10 +395,18 @@ def main() -> int:
     xl, _, tl = every_other_target(x_test[:n_lb], y_test[:n_lb])
     t_batch = timed(lambda: LBFGS(model, search_steps=6, max_iter=50, batch_size=len(xl))(xl.to(dev), tl.to(dev)))
     one = min(len(xl), 18)
-    t_single = timed(lambda: LBFGS(model, search_steps=6, max_iter=50, batch_size=1)(xl[:one].to(dev), tl[:one].to(dev)))
-    rows.append({"benchmark": f"L-BFGS examples/s, mnist-fc100-20-10, {len(xl)} examples in one problem",
-                 "nngeom_s": t_batch / len(xl), "baseline": "one L-BFGS-B problem per example (per example)",
-                 "baseline_s": t_single / one, "speedup": (t_single / one) / (t_batch / len(xl))})
+    t_single = timed(
+        lambda: LBFGS(model, search_steps=6, max_iter=50, batch_size=1)(xl[:one].to(dev), tl[:one].to(dev))
+    )
+    rows.append(
+        {
+            "benchmark": f"L-BFGS examples/s, mnist-fc100-20-10, {len(xl)} examples in one problem",
+            "nngeom_s": t_batch / len(xl),
+            "baseline": "one L-BFGS-B problem per example (per example)",
+            "baseline_s": t_single / one,
+            "speedup": (t_single / one) / (t_batch / len(xl)),
+        }
+    )
 
     rows.extend(_regions(args.quick))
     rows.extend(_kernels(args.quick))
@@ -279,7 +417,13 @@ def _kernels(quick: bool) -> list[dict]:
     """Kernel entries/s of the vmap path kernel vs a per-sample autograd loop, same nodes, same numbers."""
     import numpy as np
 
-    from nngeom.kernels import Trajectory, path_kernel, sample_loss, train_full_batch, zero_last_layer
+    from nngeom.adversarial_neighborhoods.kernels import (
+        Trajectory,
+        path_kernel,
+        sample_loss,
+        train_full_batch,
+        zero_last_layer,
+    )
 
     x, y = data.tensors("mnist", "train", limit=100 if quick else 400, flatten=True)
     xq, _ = data.tensors("mnist", "test", limit=10 if quick else 20, flatten=True)
@@ -307,34 +451,56 @@ def _kernels(quick: bool) -> list[dict]:
             V = []
             for i in range(len(x)):  # per-sample gradient of -lr * loss_i, one autograd call each
                 w = w0.clone().requires_grad_(True)
-                li = -traj.lr * sample_loss("cross_entropy", traj.forward(w, x[i:i + 1]), y[i:i + 1])[0]
+                li = -traj.lr * sample_loss("cross_entropy", traj.forward(w, x[i : i + 1]), y[i : i + 1])[0]
                 V.append(torch.autograd.grad(li, w)[0])
             V = torch.stack(V)
             for q in range(len(xq)):
                 Jbar = torch.zeros(10, w0.numel(), dtype=torch.float64)
                 for t, wt in zip(tn, wn):  # one backward pass per output and node
                     w = (w0 + float(t) * dw).requires_grad_(True)
-                    o = traj.forward(w, xq[q:q + 1])[0]
-                    Jbar += float(wt) * torch.stack([torch.autograd.grad(o[k], w, retain_graph=True)[0] for k in range(10)])
-                out[q] += (V @ Jbar.T)
+                    o = traj.forward(w, xq[q : q + 1])[0]
+                    Jbar += float(wt) * torch.stack(
+                        [torch.autograd.grad(o[k], w, retain_graph=True)[0] for k in range(10)]
+                    )
+                out[q] += V @ Jbar.T
         return out
 
     t_loop = timed(loop)
     entries = len(xq) * len(x) * steps
     entries_loop = len(xq) * len(x) * loop_steps
     # the loop's numbers against the library's on the same first step
-    first = Trajectory(traj.model, traj.names, traj.shapes, traj.weights[:loop_steps + 1], traj.x, traj.y, traj.loss,
-                       traj.lr, traj.scale)
+    first = Trajectory(
+        traj.model,
+        traj.names,
+        traj.shapes,
+        traj.weights[: loop_steps + 1],
+        traj.x,
+        traj.y,
+        traj.loss,
+        traj.lr,
+        traj.scale,
+    )
     one_step = path_kernel(first, xq, rule="gauss", nodes=nodes, progress=False).contributions
     agree = float((loop() - one_step).abs().max() / one_step.abs().max())
-    return [{"benchmark": f"path kernel entries/s, 784-32-10 net (25,450 weights), {len(xq)} queries x {len(x)} "
-                          f"training images x {steps} steps, 10 outputs, {nodes} Gauss nodes (agree to {agree:.0e})",
-             "nngeom_s": t_ours / entries, "baseline": "per-sample autograd loop (per entry)",
-             "baseline_s": t_loop / entries_loop, "speedup": (t_loop / entries_loop) / (t_ours / entries)},
-            {"benchmark": f"  (entries per second: nngeom {entries / t_ours:,.0f}, loop {entries_loop / t_loop:,.0f}; "
-                          f"error of the 4-point rule in this run {rep.quadrature_error:.1e}; the exact rule is timed on the MNIST kernel page)",
-             "nngeom_s": t_ours, "baseline": "whole run, seconds", "baseline_s": t_loop,
-             "speedup": (t_loop / entries_loop) / (t_ours / entries)}]
+    return [
+        {
+            "benchmark": f"path kernel entries/s, 784-32-10 net (25,450 weights), {len(xq)} queries x {len(x)} "
+            f"training images x {steps} steps, 10 outputs, {nodes} Gauss nodes (agree to {agree:.0e})",
+            "nngeom_s": t_ours / entries,
+            "baseline": "per-sample autograd loop (per entry)",
+            "baseline_s": t_loop / entries_loop,
+            "speedup": (t_loop / entries_loop) / (t_ours / entries),
+        },
+        {
+            "benchmark": f"  (entries per second: nngeom {entries / t_ours:,.0f}, loop {entries_loop / t_loop:,.0f}; "
+            f"error of the 4-point rule in this run {rep.quadrature_error:.1e}; "
+            "the exact rule is timed on the MNIST kernel page)",
+            "nngeom_s": t_ours,
+            "baseline": "whole run, seconds",
+            "baseline_s": t_loop,
+            "speedup": (t_loop / entries_loop) / (t_ours / entries),
+        },
+    ]
 
 
 def _report(rows: list[dict], dev, quick: bool, name: str = "results.json") -> int:

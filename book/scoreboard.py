@@ -15,8 +15,8 @@
 # # Scoreboard
 #
 # Every table, figure and stated result of the five papers, with what this build made of it. The
-# list comes from the inventory (`nngeom/reference/inventory.yaml`); each item's status is *derived*
-# (by `nngeom.report.item_status`) from what its page recorded at this profile: the data set it ran on,
+# list comes from the inventory (`nngeom/book/reference/inventory.yaml`); each item's status is *derived*
+# (by `nngeom.book.report.item_status`) from what its page recorded at this profile: the data set it ran on,
 # its scale beside the paper's (test points, samples, runs, epochs), and its documented gaps. Nothing on
 # this page is typed by hand.
 #
@@ -44,8 +44,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nngeom.notebook import header
-from nngeom.report import STATUSES, Metrics, load_metrics, scoreboard_rows
+from nngeom.book.notebook import header
+from nngeom.book.report import STATUSES, Metrics, load_metrics, scoreboard_rows
 
 if not metrics_dir:
     raise ValueError("parameter 'metrics_dir' must name the directory of this profile's metrics files")

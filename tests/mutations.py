@@ -53,25 +53,32 @@ T = "tests/"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
-        "regions-mask-dropped", "lib/nngeom/regions.py",
+        "regions-mask-dropped",
+        "lib/nngeom/linear_regions/regions.py",
         "            jac = jac * active.unsqueeze(2).to(dtype)\n            off = off * active.to(dtype)\n",
         "",
         "region_constraints forgets a ReLU layer's activation mask: inactive units keep passing their affine "
         "map on, so the deeper rows and the logits on the region are wrong",
-        (T + "test_regions.py::test_constraints_match_per_unit_gradients_and_logits[fc]",
-         T + "test_regions.py::test_constraints_match_per_unit_gradients_and_logits[cnn]"),
+        (
+            T + "test_regions.py::test_constraints_match_per_unit_gradients_and_logits[fc]",
+            T + "test_regions.py::test_constraints_match_per_unit_gradients_and_logits[cnn]",
+        ),
     ),
     Mutation(
-        "regions-walk-off-by-one", "lib/nngeom/regions.py",
+        "regions-walk-off-by-one",
+        "lib/nngeom/linear_regions/regions.py",
         "            for i, b in zip(idx[go].tolist(), nxt[go].tolist()):\n",
         "            for i, b in zip(idx.tolist(), nxt.tolist()):\n",
         "walk_lines also records the crossing beyond the end of the segment, so every segment counts one "
         "linear region too many",
-        (T + "test_regions.py::test_walk_lines_matches_fine_sampling_on_a_2d_toy[False]",
-         T + "test_regions.py::test_walk_lines_finds_a_region_thinner_than_any_grid"),
+        (
+            T + "test_regions.py::test_walk_lines_matches_fine_sampling_on_a_2d_toy[False]",
+            T + "test_regions.py::test_walk_lines_finds_a_region_thinner_than_any_grid",
+        ),
     ),
     Mutation(
-        "kernels-step-skipped", "lib/nngeom/kernels.py",
+        "kernels-step-skipped",
+        "lib/nngeom/adversarial_neighborhoods/kernels.py",
         'for s in tqdm(range(traj.steps), desc=f"path kernel ({rule})"',
         'for s in tqdm(range(traj.steps - 1), desc=f"path kernel ({rule})"',
         "path_kernel sums the kernel over all gradient-descent steps but the last, so the kernel machine "
@@ -79,33 +86,43 @@ MUTATIONS: list[Mutation] = [
         (T + "test_kernels.py::test_exact_rule_reconstructs_the_trained_model[bce-1]",),
     ),
     Mutation(
-        "boundaries-wedge-sign", "lib/nngeom/boundaries.py",
+        "boundaries-wedge-sign",
+        "lib/nngeom/adversarial_neighborhoods/boundaries.py",
         "s = (x1 + (active * t * rest).sum(1)) / (1 + (active * t * t).sum(1))",
         "s = (x1 - (active * t * rest).sum(1)) / (1 + (active * t * t).sum(1))",
         "the closed-form root of the exact wedge projection has a sign flipped: points outside a tipped "
         "wedge are projected to a wrong (not the nearest) point",
-        (T + "test_boundaries.py::test_wedge_projection_matches_cvxpy[thetas0]",
-         T + "test_boundaries.py::test_wedge_projection_matches_cvxpy[thetas1]"),
+        (
+            T + "test_boundaries.py::test_wedge_projection_matches_cvxpy[thetas0]",
+            T + "test_boundaries.py::test_wedge_projection_matches_cvxpy[thetas1]",
+        ),
     ),
     Mutation(
-        "persistence-noise-scale", "lib/nngeom/persistence.py",
+        "persistence-noise-scale",
+        "lib/nngeom/adversarial_neighborhoods/persistence.py",
         "        scale = sigma[rows].view(-1, *([1] * len(feature_shape)))\n",
         "        scale = 1.05 * sigma[rows].view(-1, *([1] * len(feature_shape)))\n",
         "the stability sampler (input space) draws N(x, (1.05 sigma)^2 I): stabilities and persistences "
         "are off by 5 % in sigma",
-        (T + "test_persistence.py::test_stability_matches_closed_form[1-0.5]",
-         T + "test_persistence.py::test_stability_matches_closed_form[4-2.0]"),
+        (
+            T + "test_persistence.py::test_stability_matches_closed_form[1-0.5]",
+            T + "test_persistence.py::test_stability_matches_closed_form[4-2.0]",
+        ),
     ),
     Mutation(
-        "persistence-first-layer-scale", "lib/nngeom/persistence.py",
+        "persistence-first-layer-scale",
+        "lib/nngeom/adversarial_neighborhoods/persistence.py",
         "rest(torch.addmm(pre[rows], sigma[rows].unsqueeze(1) * u, factor_t))",
         "rest(torch.addmm(pre[rows], 1.05 * sigma[rows].unsqueeze(1) * u, factor_t))",
         "the first-layer sampler (the fast path for MLPs) draws its pre-activation noise 5 % too wide",
-        (T + "test_persistence.py::test_stability_of_a_linear_classifier_matches_the_half_space_formula[True]",
-         T + "test_persistence.py::test_first_layer_sampling_resolves_a_5_percent_noise_scale"),
+        (
+            T + "test_persistence.py::test_stability_of_a_linear_classifier_matches_the_half_space_formula[True]",
+            T + "test_persistence.py::test_first_layer_sampling_resolves_a_5_percent_noise_scale",
+        ),
     ),
     Mutation(
-        "persistence-bracket-update", "lib/nngeom/persistence.py",
+        "persistence-bracket-update",
+        "lib/nngeom/adversarial_neighborhoods/persistence.py",
         "        lo[idx[above]] = mid[above]\n",
         "        hi[idx[above]] = mid[above]\n",
         "the bisection of Algorithm 1 moves the wrong end of the bracket when the midpoint is still "
@@ -113,7 +130,8 @@ MUTATIONS: list[Mutation] = [
         (T + "test_persistence.py::test_persistence_is_batched_over_points",),
     ),
     Mutation(
-        "attacks-target-ignored", "lib/nngeom/attacks.py",
+        "attacks-target-ignored",
+        "lib/nngeom/core/attacks.py",
         "        if targeted:\n            self._ta.set_mode_targeted_by_label(quiet=True)\n",
         "",
         "the torchattacks wrappers ignore targeted=True: the given target labels are treated as the true "
@@ -121,7 +139,8 @@ MUTATIONS: list[Mutation] = [
         (T + "test_attacks.py::test_torchattacks_wrappers_contract[BIM-kw1]",),
     ),
     Mutation(
-        "region-studies-class-mean", "lib/nngeom/region_studies.py",
+        "region-studies-class-mean",
+        "lib/nngeom/linear_regions/studies.py",
         "        targets = means.to(dev)[other]\n",
         "        targets = means.to(dev)[pred]\n",
         "the decision-region target is the mean of the test point's own predicted class instead of another "
@@ -129,34 +148,44 @@ MUTATIONS: list[Mutation] = [
         (T + "test_region_studies.py::test_decision_targets_are_means_of_other_classes",),
     ),
     Mutation(
-        "polytope-rows-not-normalised", "lib/nngeom/polytope.py",
+        "polytope-rows-not-normalised",
+        "lib/nngeom/solvers/polytope.py",
         "    return A[keep] / norms[keep, None], b[keep] / norms[keep]\n",
         "    return A[keep], b[keep]\n",
         "the inradius LP forgets to scale the rows to unit length, so slacks are not distances and the "
         "Chebyshev ball of a region with rows of unequal norms is wrong",
-        (T + "test_polytope.py::test_chebyshev_ball_equals_the_whole_lp[0]",
-         T + "test_polytope.py::test_chebyshev_ball_equals_the_whole_lp[1]"),
+        (
+            T + "test_polytope.py::test_chebyshev_ball_equals_the_whole_lp[0]",
+            T + "test_polytope.py::test_chebyshev_ball_equals_the_whole_lp[1]",
+        ),
     ),
     Mutation(
-        "interior-point-upper-bound-sign", "lib/nngeom/interior_point.py",
+        "interior-point-upper-bound-sign",
+        "lib/nngeom/solvers/interior_point.py",
         "        rd[bu] += zu\n",
         "        rd[bu] -= zu\n",
         "the dual residual of the interior-point method has the upper-bound multipliers with the wrong "
         "sign: optima on an upper bound of the box are missed",
-        (T + "test_class_regions.py::test_interior_point_solves_a_qp_like_scipy",
-         T + "test_class_regions.py::test_interior_point_with_binding_upper_bounds_matches_cvxpy_and_highs"),
+        (
+            T + "test_class_regions.py::test_interior_point_solves_a_qp_like_scipy",
+            T + "test_class_regions.py::test_interior_point_with_binding_upper_bounds_matches_cvxpy_and_highs",
+        ),
     ),
     Mutation(
-        "class-regions-hessian-sign", "lib/nngeom/class_regions.py",
+        "class-regions-hessian-sign",
+        "lib/nngeom/linear_regions/class_regions.py",
         "return float(u[t] - others.max() - np.log(e.sum())), grad, -(np.diag(q) - np.outer(q, q))",
         "return float(u[t] - others.max() - np.log(e.sum())), grad, (np.diag(q) - np.outer(q, q))",
         "the Hessian of psi_t = z_t - LSE_{j != t} z_j has its sign flipped, so the Newton steps for x^t "
         "(eq. 6) use a concave model of a convex objective",
-        (T + "test_class_regions.py::test_x_t_matches_cvxpy_exponential_cone[0]",
-         T + "test_class_regions.py::test_x_t_matches_cvxpy_exponential_cone[1]"),
+        (
+            T + "test_class_regions.py::test_x_t_matches_cvxpy_exponential_cone[0]",
+            T + "test_class_regions.py::test_x_t_matches_cvxpy_exponential_cone[1]",
+        ),
     ),
     Mutation(
-        "planar-crossing-wrong-end", "lib/nngeom/planar.py",
+        "planar-crossing-wrong-end",
+        "lib/nngeom/linear_regions/planar.py",
         "            cross = p + (vp / (vp - vq)) * (q - p)\n",
         "            cross = p + (vq / (vq - vp)) * (q - p)\n",
         "the depth-wise exclusion interpolates an edge's crossing with a unit's line from the wrong end, so "
@@ -164,7 +193,8 @@ MUTATIONS: list[Mutation] = [
         (T + "test_planar.py::test_plane_regions_tile_the_rectangle_and_match_sampled_patterns[2-False]",),
     ),
     Mutation(
-        "stats-wilson-half-width", "lib/nngeom/stats.py",
+        "stats-wilson-half-width",
+        "lib/nngeom/core/stats.py",
         "    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)\n",
         "    half = z * math.sqrt(p * (1 - p) / n) / (1 + z * z / n)\n",
         "the Wilson interval loses the z^2 / 4n^2 term of its half-width (a Wald width about the Wilson "
@@ -172,7 +202,8 @@ MUTATIONS: list[Mutation] = [
         (T + "test_stats.py::test_wilson_interval_hand_cases_and_large_n",),
     ),
     Mutation(
-        "stats-mann-whitney-direction", "lib/nngeom/stats.py",
+        "stats-mann-whitney-direction",
+        "lib/nngeom/core/stats.py",
         "    p_claim = float(mannwhitneyu(a, b, alternative=claim).pvalue)\n",
         "    p_claim = float(mannwhitneyu(b, a, alternative=claim).pvalue)\n",
         "compare_samples tests the claimed direction with the samples swapped: 'a below b' is decided by "
@@ -180,13 +211,16 @@ MUTATIONS: list[Mutation] = [
         (T + "test_stats.py::test_compare_samples_hand_case",),
     ),
     Mutation(
-        "transfer-failed-attacks-counted", "lib/nngeom/transfer.py",
+        "transfer-failed-attacks-counted",
+        "lib/nngeom/intriguing_properties/transfer.py",
         "    all_rows = {name: s.successful() for name, s in sets.items()}\n",
         "    all_rows = {name: (s.x_adv, s.y) for name, s in sets.items()}\n",
         "the transfer matrix counts every attacked image, also those whose attack failed on the source "
         "model, so the error rates (the diagonal included) are too low and n too large",
-        (T + "test_intriguing.py::test_lbfgs_adversarials_and_transfer_matrix_contract",
-         T + "test_attacks.py::test_transfer_matrix_counts_only_the_successful_adversarials"),
+        (
+            T + "test_intriguing.py::test_lbfgs_adversarials_and_transfer_matrix_contract",
+            T + "test_attacks.py::test_transfer_matrix_counts_only_the_successful_adversarials",
+        ),
     ),
 ]
 
@@ -217,8 +251,9 @@ class Result:
 
 
 def repo_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
-                         capture_output=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True, capture_output=True
+    ).stdout
     return [p for p in out.decode().split("\0") if p]
 
 
@@ -254,20 +289,34 @@ def run_pytest(copy: Path, root: Path, tests: list[str], timeout: float) -> tupl
     guard.mkdir(exist_ok=True)
     (guard / "_nngeom_mutation_guard.py").write_text(GUARD_PLUGIN)
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": os.pathsep.join([str(copy / "lib"), str(guard)]),
-        "NNGEOM_MUTATION_COPY": str(copy),
-        "NNGEOM_OFFLINE": "1",
-        "NNGEOM_DEVICE": "cpu",
-        "NNGEOM_CACHE": str(root / "model-cache"),  # never the real model cache
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "TQDM_DISABLE": "1",
-    })
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_nngeom_mutation_guard",
-           "-o", "addopts=-ra", *tests]
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(copy / "lib"), str(guard)]),
+            "NNGEOM_MUTATION_COPY": str(copy),
+            "NNGEOM_OFFLINE": "1",
+            "NNGEOM_DEVICE": "cpu",
+            "NNGEOM_CACHE": str(root / "model-cache"),  # never the real model cache
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TQDM_DISABLE": "1",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "_nngeom_mutation_guard",
+        "-o",
+        "addopts=-ra",
+        *tests,
+    ]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -286,8 +335,14 @@ def run_pytest(copy: Path, root: Path, tests: list[str], timeout: float) -> tupl
 def check_import(copy: Path, root: Path) -> str:
     """The path ``import nngeom`` resolves to with the copy's PYTHONPATH (the same interpreter and cwd)."""
     env = dict(os.environ, PYTHONPATH=str(copy / "lib"), PYTHONDONTWRITEBYTECODE="1")
-    out = subprocess.run([sys.executable, "-c", "import nngeom; print(nngeom.__file__)"], cwd=copy, env=env,
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", "import nngeom; print(nngeom.__file__)"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return os.path.realpath(out)
 
 
@@ -298,15 +353,24 @@ def baseline(files: list[str], mutations: list[Mutation], timeout: float) -> Non
         copy = make_copy(files, root)
         where = check_import(copy, root)
         if not where.startswith(os.path.realpath(copy) + os.sep):
-            sys.exit(f"baseline: with PYTHONPATH=<copy>/lib, nngeom is imported from {where}, not from the copy; "
-                     "the mutation check cannot run")
-        print(f"baseline: nngeom imports from the copy ({Path(where).relative_to(os.path.realpath(copy))}); "
-              f"running {len(tests)} tests on the unmutated copy ...", flush=True)
+            sys.exit(
+                f"baseline: with PYTHONPATH=<copy>/lib, nngeom is imported from {where}, not from the copy; "
+                "the mutation check cannot run"
+            )
+        print(
+            f"baseline: nngeom imports from the copy ({Path(where).relative_to(os.path.realpath(copy))}); "
+            f"running {len(tests)} tests on the unmutated copy ...",
+            flush=True,
+        )
         outcome, seconds, failed, tail = run_pytest(copy, root, tests, timeout * max(1, len(mutations)))
     if outcome != "passed":
         print(tail)
-        print(f"\nbaseline FAILED ({outcome}) in {seconds:.0f} s: the selections do not pass on the unmutated tree"
-              + (f": {', '.join(failed)}" if failed else "") + ". Fix the tests or the code first.", file=sys.stderr)
+        print(
+            f"\nbaseline FAILED ({outcome}) in {seconds:.0f} s: the selections do not pass on the unmutated tree"
+            + (f": {', '.join(failed)}" if failed else "")
+            + ". Fix the tests or the code first.",
+            file=sys.stderr,
+        )
         sys.exit(2)
     print(f"baseline: all {len(tests)} tests pass ({seconds:.0f} s)\n", flush=True)
 
@@ -338,8 +402,10 @@ def table(results: list[Result], markdown: bool) -> str:
         rows.append([r.mutation.id, r.mutation.file.replace("lib/nngeom/", ""), r.outcome, who, f"{r.seconds:.0f}"])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(f"`{c}`" if i in (0, 1) else c.replace("|", "\\|") for i, c in enumerate(row)) + " |"
-                  for row in rows]
+        lines += [
+            "| " + " | ".join(f"`{c}`" if i in (0, 1) else c.replace("|", "\\|") for i, c in enumerate(row)) + " |"
+            for row in rows
+        ]
         lines += ["", "What each mutation breaks:", ""]
         lines += [f"- `{r.mutation.id}`: {r.mutation.breaks}." for r in results]
         return "\n".join(lines) + "\n"
@@ -349,7 +415,9 @@ def table(results: list[Result], markdown: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", action="append", metavar="ID", help="run only this mutation (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutations and their tests, run nothing")
     ap.add_argument("--markdown", metavar="FILE", help="also write the result table as Markdown to FILE")

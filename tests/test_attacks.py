@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom import data
-from nngeom.attacks import BIM, CW, FGSM, LBFGS, MIFGSM, PGD, RFGSM, distortion, make, succeeded
-from nngeom.training import train_classifier
+from nngeom.core import data
+from nngeom.core.attacks import BIM, CW, FGSM, LBFGS, MIFGSM, PGD, RFGSM, distortion, make, succeeded
+from nngeom.core.training import train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,8 @@ def test_bad_arguments_are_named(mlp_model, mnist_small):
 def test_transfer_matrix_counts_only_the_successful_adversarials():
     # an adversarial set by hand: half of the attacks failed (their image is still classified as the true
     # class on the source); a transfer row must hold the successful ones only
-    from nngeom.stats import wilson_interval
-    from nngeom.transfer import AdversarialSet, transfer_matrix
+    from nngeom.core.stats import wilson_interval
+    from nngeom.intriguing_properties.transfer import AdversarialSet, transfer_matrix
 
     model = nn.Linear(4, 3)
     with torch.no_grad():

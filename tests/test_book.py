@@ -32,8 +32,17 @@ pytestmark = pytest.mark.book
 
 def snakemake(*args: str, html_dir: Path) -> subprocess.CompletedProcess:
     cmd = [
-        sys.executable, "-m", "snakemake", "--cores", "2", "--config", f"profile={PROFILE}",
-        f"html_dir={html_dir}", "jb_flags=-W --keep-going", f"python={sys.executable}", *args,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--config",
+        f"profile={PROFILE}",
+        f"html_dir={html_dir}",
+        "jb_flags=-W --keep-going",
+        f"python={sys.executable}",
+        *args,
     ]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -47,8 +56,11 @@ def smoke_build(tmp_path_factory):
         # the cause (a Sphinx warning under -W, a notebook's traceback) is often far above the tail
         lines = (proc.stdout + "\n" + proc.stderr).splitlines()
         causes = [ln for ln in lines if "WARNING" in ln or "Error" in ln or "ERROR" in ln][:60]
-        pytest.fail("smoke build failed; warnings and errors:\n" + "\n".join(causes)
-                    + f"\n--- tail ---\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        pytest.fail(
+            "smoke build failed; warnings and errors:\n"
+            + "\n".join(causes)
+            + f"\n--- tail ---\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return html_dir
 
 
@@ -89,8 +101,9 @@ def test_metrics_match_expectations(smoke_build, page):
     for item, status in want.get("items", {}).items():
         assert got["items"][item]["status"] == status, (page, item)
     decided = {f"{item}/{v['claim']}": v["holds"] for item, info in got["items"].items() for v in info["verdicts"]}
-    pinned = {f"{item}/{claim}": holds for item, claims in want.get("verdicts", {}).items()
-              for claim, holds in claims.items()}
+    pinned = {
+        f"{item}/{claim}": holds for item, claims in want.get("verdicts", {}).items() for claim, holds in claims.items()
+    }
     unpinned = want.get("unpinned", {})
     for key, holds in pinned.items():
         assert key in decided, f"{page}: claim {key} was not decided"
@@ -102,7 +115,7 @@ def test_metrics_match_expectations(smoke_build, page):
 
 
 def test_no_page_failed(smoke_build):
-    from nngeom.notebook import failures
+    from nngeom.book.notebook import failures
 
     failed = [(f["notebook"], f["failed"]["error"]) for f in failures(PROFILE)]
     assert not failed, f"pages failed in the smoke build (partial notebooks under _build/failed/{PROFILE}): {failed}"

@@ -1,4 +1,5 @@
-"""Decision-boundary tools (nngeom.boundaries): wedge projection vs cvxpy, orthant dimension recovery,
+"""Decision-boundary tools (nngeom.adversarial_neighborhoods.boundaries): wedge projection vs cvxpy, orthant
+dimension recovery,
 bisection to a boundary, the flat-SVD distribution."""
 
 import math
@@ -7,9 +8,21 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom.boundaries import (Orthant, Wedge, boundary_point, cvxpy_projection, centerline, degenerate_count, dominant_count, flat_svd,
-                               parallel_crossing, project_to_boundary, random_differences, sequential_projection,
-                               singular_values)
+from nngeom.adversarial_neighborhoods.boundaries import (
+    Orthant,
+    Wedge,
+    boundary_point,
+    centerline,
+    cvxpy_projection,
+    degenerate_count,
+    dominant_count,
+    flat_svd,
+    parallel_crossing,
+    project_to_boundary,
+    random_differences,
+    sequential_projection,
+    singular_values,
+)
 
 
 @pytest.mark.parametrize("thetas", [[0.4], [0.3, -0.5, 1.2], [1.4, 1.3, 0.2, -1.1]])
@@ -20,7 +33,7 @@ def test_wedge_projection_matches_cvxpy(thetas):
     g = torch.Generator().manual_seed(len(thetas))
     x = torch.randn(40, n, generator=g, dtype=torch.float64) * 2
     x[:8] = centerline(w, torch.rand(8, generator=g, dtype=torch.float64) + 0.1)  # some points inside
-    x[:8, w.k:] = torch.randn(8, n - w.k, generator=g, dtype=torch.float64)
+    x[:8, w.k :] = torch.randn(8, n - w.k, generator=g, dtype=torch.float64)
     z = w.project(x)
     N = w.normals().numpy()
     assert (z.numpy() @ N.T).min() > -1e-12  # feasible

@@ -9,10 +9,15 @@ import torch
 from scipy.optimize import linprog
 from torch import nn
 
-from nngeom.class_regions import (RegionProgram, class_margin, class_regions, most_likely_point,
-                                  nearest_most_likely_point)
-from nngeom.interior_point import minimize_convex
-from nngeom.regions import activation_pattern, region_constraints
+from nngeom.linear_regions.class_regions import (
+    RegionProgram,
+    class_margin,
+    class_regions,
+    most_likely_point,
+    nearest_most_likely_point,
+)
+from nngeom.linear_regions.regions import activation_pattern, region_constraints
+from nngeom.solvers.interior_point import minimize_convex
 
 cp = pytest.importorskip("cvxpy")
 
@@ -33,8 +38,9 @@ def _cvxpy_x_t(A, b, L, l, t):
     x = cp.Variable(A.shape[1])
     z = L @ x + l
     others = [j for j in range(len(l)) if j != t]
-    prob = cp.Problem(cp.Maximize(z[t] - cp.log_sum_exp(cp.hstack([z[j] for j in others]))),
-                      [A @ x + b >= 0, x >= -1, x <= 1])
+    prob = cp.Problem(
+        cp.Maximize(z[t] - cp.log_sum_exp(cp.hstack([z[j] for j in others]))), [A @ x + b >= 0, x >= -1, x <= 1]
+    )
     prob.solve(solver=cp.CLARABEL)
     return x.value, prob.value
 
@@ -51,8 +57,9 @@ def test_x_t_matches_cvxpy_exponential_cone(seed):
         assert np.abs(x - ref_x).max() < 1e-4
         # the maximiser of psi_t also maximises the softmax probability of t (the paper's eq. 6 objective)
         xv = cp.Variable(A.shape[1])
-        cp.Problem(cp.Maximize((L @ xv + l)[t] - cp.log_sum_exp(L @ xv + l)), [A @ xv + b >= 0, xv >= -1, xv <= 1]).solve(
-            solver=cp.CLARABEL)
+        cp.Problem(
+            cp.Maximize((L @ xv + l)[t] - cp.log_sum_exp(L @ xv + l)), [A @ xv + b >= 0, xv >= -1, xv <= 1]
+        ).solve(solver=cp.CLARABEL)
         assert np.abs(x - xv.value).max() < 1e-4
         # Proposition 1: on the boundary, although the gradient is far from 0
         dist, _, _ = prog.face_distance(x)
@@ -69,8 +76,13 @@ def test_class_margin_equals_highs(seed):
         others = [j for j in range(len(l)) if j != t]
         G, g = L[t] - L[others], l[t] - l[others]
         d = A.shape[1]
-        res = linprog(np.r_[np.zeros(d), -1.0], A_ub=np.vstack([np.c_[-G, np.ones(len(g))], np.c_[-A, np.zeros(len(b))]]),
-                      b_ub=np.r_[g, b], bounds=[(-1, 1)] * d + [(None, None)], method="highs")
+        res = linprog(
+            np.r_[np.zeros(d), -1.0],
+            A_ub=np.vstack([np.c_[-G, np.ones(len(g))], np.c_[-A, np.zeros(len(b))]]),
+            b_ub=np.r_[g, b],
+            bounds=[(-1, 1)] * d + [(None, None)],
+            method="highs",
+        )
         assert info["converged"]
         assert s == pytest.approx(res.x[-1], abs=1e-7)
         assert np.all(A @ x + b >= -1e-6) and np.abs(x).max() <= 1 + 1e-9
@@ -93,8 +105,14 @@ def test_class_regions_against_sampling_on_a_2d_net():
     exact count, the best sampled softmax probability of each class is at most that of x^t, and x^t is
     classified as t wherever the paper's test says so."""
     net = tiny_net()
-    grid = torch.stack(torch.meshgrid(torch.linspace(-1, 1, 700, dtype=torch.float64),
-                                      torch.linspace(-1, 1, 700, dtype=torch.float64), indexing="ij"), -1).reshape(-1, 2)
+    grid = torch.stack(
+        torch.meshgrid(
+            torch.linspace(-1, 1, 700, dtype=torch.float64),
+            torch.linspace(-1, 1, 700, dtype=torch.float64),
+            indexing="ij",
+        ),
+        -1,
+    ).reshape(-1, 2)
     with torch.no_grad():
         logits = net(grid)
     # starts: random points, and points next to a decision boundary (their regions are likely to hold one)
@@ -102,16 +120,27 @@ def test_class_regions_against_sampling_on_a_2d_net():
     edge = (cls[1:, :-1] != cls[:-1, :-1]) | (cls[:-1, 1:] != cls[:-1, :-1])
     on_edge = grid.reshape(700, 700, 2)[:-1, :-1][edge]
     g = torch.Generator().manual_seed(0)
-    starts = torch.cat([torch.rand(6, 2, generator=g, dtype=torch.float64) * 2 - 1,
-                        on_edge[torch.randperm(len(on_edge), generator=g)[:6]]])
+    starts = torch.cat(
+        [
+            torch.rand(6, 2, generator=g, dtype=torch.float64) * 2 - 1,
+            on_edge[torch.randperm(len(on_edge), generator=g)[:6]],
+        ]
+    )
     reg = region_constraints(net, starts)
     n_exact, n_paper = [], []
     for i in range(len(starts)):
         slack = grid @ reg.W[i].T + reg.b[i]
         pts = (slack >= 0).all(1)
         assert pts.sum() > 0
-        res = class_regions(reg.W[i].numpy(), reg.b[i].numpy(), reg.logit_W[i].numpy(), reg.logit_b[i].numpy(), -1.0, 1.0,
-                            starts[i].numpy())
+        res = class_regions(
+            reg.W[i].numpy(),
+            reg.b[i].numpy(),
+            reg.logit_W[i].numpy(),
+            reg.logit_b[i].numpy(),
+            -1.0,
+            1.0,
+            starts[i].numpy(),
+        )
         winners = set(logits[pts].argmax(1).tolist())
         assert set(np.flatnonzero(res.margin > 0).tolist()) >= winners  # sampling cannot find more than exist
         # a class with a clear margin is seen by the dense grid
@@ -152,8 +181,9 @@ def test_x_t_on_a_784_dimensional_region_matches_cvxpy():
         assert np.abs((D @ x + g) - (D @ ref_x + g)).max() < 1e-4  # the same logit differences
         near, n_info = nearest_most_likely_point(prog, t, x, prog.x0)
         v = cp.Variable(784)
-        cp.Problem(cp.Minimize(cp.sum_squares(v - prog.x0)),
-                   [A @ v + b >= 0, v >= -1, v <= 1, D @ v + g >= D @ x + g - 1e-6]).solve(solver=cp.CLARABEL)
+        cp.Problem(
+            cp.Minimize(cp.sum_squares(v - prog.x0)), [A @ v + b >= 0, v >= -1, v <= 1, D @ v + g >= D @ x + g - 1e-6]
+        ).solve(solver=cp.CLARABEL)
         assert n_info["converged"]
         # the QP is degenerate (a thin slab on a face), so both solvers agree to about 1e-4, not 1e-8
         assert np.abs(near - v.value).max() < 1e-3
@@ -183,7 +213,9 @@ def test_interior_point_solves_a_qp_like_scipy():
         r = x - target
         return float(r @ r), 2 * r, 2 * np.eye(6)
 
-    x, info = minimize_convex(F, A / np.linalg.norm(A, axis=1, keepdims=True), b / np.linalg.norm(A, axis=1), -1.0, 1.0, x0)
+    x, info = minimize_convex(
+        F, A / np.linalg.norm(A, axis=1, keepdims=True), b / np.linalg.norm(A, axis=1), -1.0, 1.0, x0
+    )
     v = cp.Variable(6)
     cp.Problem(cp.Minimize(cp.sum_squares(v - target)), [A @ v + b >= 0, v >= -1, v <= 1]).solve(solver=cp.CLARABEL)
     assert info["converged"]
@@ -204,8 +236,15 @@ def test_class_margin_agrees_with_brute_force_sampling():
         inside = (pats == reg.pattern[i]).all(1)
         assert inside.sum() > 100  # the region is big enough for sampling to see it
         for t in range(4):
-            prog = RegionProgram(reg.W[i].numpy(), reg.b[i].numpy(), reg.logit_W[i].numpy(), reg.logit_b[i].numpy(),
-                                 -1.0, 1.0, starts[i].numpy())
+            prog = RegionProgram(
+                reg.W[i].numpy(),
+                reg.b[i].numpy(),
+                reg.logit_W[i].numpy(),
+                reg.logit_b[i].numpy(),
+                -1.0,
+                1.0,
+                starts[i].numpy(),
+            )
             s, z, _ = class_margin(prog, t)
             seen = bool((cls[inside] == t).any())
             if abs(s) > 1e-3:  # a margin this clear cannot hide from 400,000 samples in 2-D

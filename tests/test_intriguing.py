@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom import zoo
-from nngeom.adversarial_training import AdversarialPool
-from nngeom.models import mlp, split_after_hidden
-from nngeom.training import pretrain_sparse_autoencoder, train_classifier
-from nngeom.units import label_purity, layer_activations, random_directions, top_images
+from nngeom.core import zoo
+from nngeom.core.adversarial_training import AdversarialPool
+from nngeom.core.models import mlp, split_after_hidden
+from nngeom.core.training import pretrain_sparse_autoencoder, train_classifier
+from nngeom.intriguing_properties.units import label_purity, layer_activations, random_directions, top_images
 
 
 def test_split_after_hidden_composes_to_the_model():
@@ -38,7 +38,7 @@ def test_top_images_and_label_purity():
     acts = torch.tensor([[0.0, 1.0], [3.0, 0.0], [2.0, 2.0], [1.0, 0.5]])
     units = torch.eye(2)
     assert top_images(acts, units, 2).tolist() == [[1, 2], [2, 0]]
-    diagonal = torch.tensor([[1.0, 1.0]]) / 2 ** 0.5
+    diagonal = torch.tensor([[1.0, 1.0]]) / 2**0.5
     assert top_images(acts, diagonal, 1).tolist() == [[2]]
     assert label_purity(torch.tensor([[3, 3, 3, 1], [0, 1, 2, 3]])).tolist() == [0.75, 0.25]
     with pytest.raises(ValueError, match="'k' must be at most"):
@@ -66,8 +66,9 @@ def test_sparse_autoencoder_pushes_mean_activation_to_the_target():
     for weight in (0.0, 5.0):
         torch.manual_seed(1)
         enc = nn.Linear(20, 16)
-        hist = pretrain_sparse_autoencoder(enc, x, epochs=15, batch_size=64, lr=1e-2, sparsity_target=0.05,
-                                           sparsity_weight=weight, progress=False)
+        hist = pretrain_sparse_autoencoder(
+            enc, x, epochs=15, batch_size=64, lr=1e-2, sparsity_target=0.05, sparsity_weight=weight, progress=False
+        )
         assert hist[-1]["autoencoder_loss"] < hist[0]["autoencoder_loss"]
         with torch.no_grad():
             means[weight] = float(torch.sigmoid(enc(x)).mean())
@@ -87,8 +88,19 @@ def test_adversarial_pool_holds_successful_adversarials_with_true_labels(layer):
     x, y = _two_blob_data()
     model = mlp(10, [8, 6], 2, activation="sigmoid")
     train_classifier(model, (x, y), (x, y), epochs=30, batch_size=50, lr=1e-2, progress=False)
-    pool = AdversarialPool(model, x, y, layer=layer, size=30, refresh=20, refresh_every=5, batch_size=8,
-                           search_steps=4, max_iter=30, seed=0)
+    pool = AdversarialPool(
+        model,
+        x,
+        y,
+        layer=layer,
+        size=30,
+        refresh=20,
+        refresh_every=5,
+        batch_size=8,
+        search_steps=4,
+        max_iter=30,
+        seed=0,
+    )
     loss = pool(model, 0)  # step 0 refreshes
     assert torch.isfinite(loss) and loss.requires_grad
     width = {0: 10, 2: 6}[layer]
@@ -134,14 +146,21 @@ def test_trainer_settings_are_part_of_the_key_and_merge():
 def test_part_and_autoencoder_models_train(tmp_model_cache):
     m = zoo.load("mnist-p2-fc100-100-10", device="cpu", progress=False, epochs=3, train_limit=2000)
     assert m.nngeom_meta["n_train"] == 2000 and m.nngeom_meta["test_accuracy"] > 0.3  # chance is 0.1
-    ae = zoo.load("mnist-ae400-10", device="cpu", progress=False, epochs=3, train_limit=2000, lr=1e-2,
-                  trainer_kwargs={"epochs": 3})
+    ae = zoo.load(
+        "mnist-ae400-10",
+        device="cpu",
+        progress=False,
+        epochs=3,
+        train_limit=2000,
+        lr=1e-2,
+        trainer_kwargs={"epochs": 3},
+    )
     assert len(ae.nngeom_meta["autoencoder_history"]) == 3 and ae.nngeom_meta["test_accuracy"] > 0.3
     assert all(p.requires_grad for p in ae.parameters())  # the frozen encoder is released after training
 
 
 def test_wilson_interval_known_values_and_edges():
-    from nngeom.stats import paired_difference, rate, wilson_interval
+    from nngeom.core.stats import paired_difference, rate, wilson_interval
 
     low, high = wilson_interval(5, 100)  # textbook value: (0.0215, 0.1118)
     assert abs(low - 0.0215) < 5e-4 and abs(high - 0.1118) < 5e-4
@@ -159,8 +178,8 @@ def test_wilson_interval_known_values_and_edges():
 
 
 def test_matched_noise_has_the_perturbation_length_before_clipping():
-    from nngeom.attacks import distortion
-    from nngeom.transfer import matched_noise
+    from nngeom.core.attacks import distortion
+    from nngeom.intriguing_properties.transfer import matched_noise
 
     g = torch.Generator().manual_seed(0)
     x = torch.full((5, 1, 4, 4), 0.5)
@@ -174,7 +193,7 @@ def test_matched_noise_has_the_perturbation_length_before_clipping():
 
 
 def test_lbfgs_adversarials_and_transfer_matrix_contract():
-    from nngeom.transfer import lbfgs_adversarials, transfer_matrix
+    from nngeom.intriguing_properties.transfer import lbfgs_adversarials, transfer_matrix
 
     torch.manual_seed(0)
     x, y = _two_blob_data(n=200)
@@ -215,13 +234,14 @@ def test_early_stopping_restores_the_best_epoch_and_stops():
     y_noisy = y.clone()
     y_noisy[-100:] = 1 - y_noisy[-100:]  # a held-out split the model can only get worse on
     model = mlp(10, [8], 2)
-    r = train_classifier(model, (x, y_noisy), (x, y), epochs=40, batch_size=50, lr=1e-2, validation=100,
-                         patience=2, progress=False)
+    r = train_classifier(
+        model, (x, y_noisy), (x, y), epochs=40, batch_size=50, lr=1e-2, validation=100, patience=2, progress=False
+    )
     vals = [h["val_accuracy"] for h in r.history]
     assert len(r.history) < 40  # stopped early
     best = max(vals)
     assert vals.index(best) == len(vals) - 3  # patience 2: two epochs without improvement after the best
-    from nngeom.training import accuracy
+    from nngeom.core.training import accuracy
 
     assert accuracy(model, x[-100:], y_noisy[-100:]) == best  # the best epoch's weights are restored
     with pytest.raises(ValueError, match="'patience' needs a held-out split"):
@@ -229,8 +249,9 @@ def test_early_stopping_restores_the_best_epoch_and_stops():
 
 
 def test_lrg_zoo_entry_trains_with_early_stopping_on_inputs_in_minus_one_one(tmp_model_cache):
-    m = zoo.load("mnist-lrg20-bn", device="cpu", progress=False, epochs=10, train_limit=2000,
-                 trainer_kwargs={"validation": 500})
+    m = zoo.load(
+        "mnist-lrg20-bn", device="cpu", progress=False, epochs=10, train_limit=2000, trainer_kwargs={"validation": 500}
+    )
     meta = m.nngeom_meta
     assert meta["spec"]["value_range"] == [-1.0, 1.0] and meta["n_train"] == 2000
     assert all("val_accuracy" in h for h in meta["history"]) and meta["test_accuracy"] > 0.5
@@ -240,13 +261,13 @@ def test_lrg_zoo_entry_trains_with_early_stopping_on_inputs_in_minus_one_one(tmp
 def test_sign_test_has_three_outcomes_and_needs_enough_items():
     import torch
 
-    from nngeom.transfer import sign_test
+    from nngeom.intriguing_properties.transfer import sign_test
 
     ones, zeros = torch.ones(40, dtype=torch.bool), torch.zeros(40, dtype=torch.bool)
-    assert sign_test(ones, zeros).holds is True          # 40 of 40 discordant items the claimed way
-    assert sign_test(zeros, ones).holds is False         # 40 of 40 the other way
+    assert sign_test(ones, zeros).holds is True  # 40 of 40 discordant items the claimed way
+    assert sign_test(zeros, ones).holds is False  # 40 of 40 the other way
     assert sign_test(ones[:4], zeros[:4]).holds is None  # 4 of 4 cannot reach 95 % (exact lower bound 0.40)
-    assert sign_test(ones, ones).holds is None           # all ties: nothing to decide
+    assert sign_test(ones, ones).holds is None  # all ties: nothing to decide
     mixed = sign_test(torch.tensor([1.0, 0.5, 0.0, 1.0]), torch.tensor([0.0, 0.5, 1.0, 0.0]))
     assert mixed.effect == pytest.approx(2 / 3) and mixed.holds is None
     with pytest.raises(ValueError, match="one shape"):

@@ -1,9 +1,9 @@
-"""Every number of INVENTORY.md's "notes / paper values" column is recorded in nngeom/reference/.
+"""Every number of INVENTORY.md's "notes / paper values" column is recorded in nngeom/book/reference/.
 
 The inventory (``../shared/papers/INVENTORY.md``, beside the repository) gives, for each table and figure,
 the paper's numbers to put beside ours. This test parses every table row of it and checks that each
 number of the row's notes cell appears in the reference entry of that row's id, so that a page reading
-``nngeom.report.reference(...)`` finds every number the inventory promises.
+``nngeom.book.report.reference(...)`` finds every number the inventory promises.
 
 Tokenizing rule (one rule for the notes cell and for the strings of a reference entry, see
 :func:`numbers_in`):
@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pytest
 
-from nngeom import report
+from nngeom.book import report
 
 INVENTORY_MD = Path(__file__).resolve().parents[2] / "shared" / "papers" / "INVENTORY.md"
 needs_inventory_md = pytest.mark.skipif(
@@ -66,6 +67,7 @@ _NUMBER = re.compile(
 
 
 # --- parsing --------------------------------------------------------------------------------------
+
 
 def numbers_in(text: str) -> list[tuple[str, float, bool]]:
     """The numbers of ``text`` by the module's rule: (as written, value, followed by %)."""
@@ -159,6 +161,7 @@ def inventory_rows(path: Path = INVENTORY_MD) -> list[dict[str, Any]]:
 
 # --- an entry's numbers ---------------------------------------------------------------------------
 
+
 def _key(x: float) -> float:
     return float(f"{abs(x):.12g}")
 
@@ -216,6 +219,7 @@ def missing_numbers(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[str, list[
 
 # --- tests ----------------------------------------------------------------------------------------
 
+
 def test_tokenizing_rule():
     vals = lambda s: [v for _, v, _ in numbers_in(s)]  # noqa: E731
     assert vals("40,000 points from [0.4,0.6] vs 20,000 from [0,0.1)") == [40000, 0.4, 0.6, 20000, 0, 0.1]
@@ -235,8 +239,9 @@ def test_every_inventory_id_has_a_reference_entry():
     for it in report.inventory():
         if it["id"] not in _reference(it["paper"]):
             absent.setdefault(it["paper"], []).append(it["id"])
-    assert not absent, "inventory ids without an entry in nngeom/reference/<PAPER>.yaml:\n" + "\n".join(
-        f"  {p}: {', '.join(ids)}" for p, ids in absent.items())
+    assert not absent, "inventory ids without an entry in nngeom/book/reference/<PAPER>.yaml:\n" + "\n".join(
+        f"  {p}: {', '.join(ids)}" for p, ids in absent.items()
+    )
 
 
 @needs_inventory_md
@@ -246,7 +251,9 @@ def test_inventory_md_rows_match_inventory_yaml():
     rows = inventory_rows()
     md_ids = [i for r in rows for i in r["ids"]]
     assert sorted(md_ids) == sorted(inv), (
-        f"only in INVENTORY.md: {sorted(set(md_ids) - set(inv))}; only in inventory.yaml: {sorted(set(inv) - set(md_ids))}")
+        f"only in INVENTORY.md: {sorted(set(md_ids) - set(inv))}; "
+        f"only in inventory.yaml: {sorted(set(inv) - set(md_ids))}"
+    )
     for r in rows:
         for i in r["ids"]:
             want = r["cell"] if len(r["ids"]) > 1 else None
@@ -260,5 +267,6 @@ def test_inventory_numbers_are_in_the_reference(paper):
     assert rows, f"no rows of {paper} in {INVENTORY_MD}"
     missing = list(missing_numbers(rows))
     assert not missing, (
-        f"numbers of INVENTORY.md's notes column not found in the entry of their id in nngeom/reference/{paper}.yaml:\n"
-        + "\n".join(f"  {cell}: {', '.join(nums)}" for cell, nums in missing))
+        f"numbers of INVENTORY.md's notes column not found in the entry of their id in "
+        f"nngeom/book/reference/{paper}.yaml:\n" + "\n".join(f"  {cell}: {', '.join(nums)}" for cell, nums in missing)
+    )

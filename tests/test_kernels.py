@@ -1,16 +1,21 @@
-"""The discrete path kernel (nngeom.kernels): exact reconstruction, Lemma 14.4, the variants and rules."""
+"""The discrete path kernel (nngeom.adversarial_neighborhoods.kernels): exact reconstruction, Lemma 14.4, the
+variants and rules."""
 
 import pytest
 import torch
 from torch import nn
 
-from nngeom.kernels import kernel_matrix, path_kernel, train_full_batch, zero_last_layer
+from nngeom.adversarial_neighborhoods.kernels import kernel_matrix, path_kernel, train_full_batch, zero_last_layer
 
 
 def _gaussians(m: int = 40, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    x = torch.cat([torch.randn(m // 2, 2, generator=g) + torch.tensor([1.0, 4.0]),
-                   torch.randn(m // 2, 2, generator=g) + torch.tensor([4.0, 1.0])]).double()
+    x = torch.cat(
+        [
+            torch.randn(m // 2, 2, generator=g) + torch.tensor([1.0, 4.0]),
+            torch.randn(m // 2, 2, generator=g) + torch.tensor([4.0, 1.0]),
+        ]
+    ).double()
     y = torch.cat([torch.zeros(m // 2), torch.ones(m // 2)]).double()
     return x, y
 
@@ -112,7 +117,9 @@ def test_trajectory_cache_and_errors(tmp_path):
         train_full_batch(_net(), x, y, loss="hinge", lr=1e-2, steps=5, progress=False)
     with pytest.raises(ValueError, match="lr"):
         train_full_batch(_net(), x, y, loss="bce", lr=0.0, steps=5, progress=False)
-    deep = zero_last_layer(nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))).double()
+    deep = zero_last_layer(
+        nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    ).double()
     traj = train_full_batch(deep, x, y, loss="bce", lr=1e-2, steps=2, progress=False)
     with pytest.raises(ValueError, match="exact"):
         path_kernel(traj, x[:2], rule="exact", progress=False)
@@ -122,7 +129,7 @@ def test_trajectory_cache_and_errors(tmp_path):
 
 
 def test_parameter_interpolation_slope_matches_the_loss_curve():
-    from nngeom.kernels import parameter_interpolation
+    from nngeom.adversarial_neighborhoods.kernels import parameter_interpolation
 
     x, y = _gaussians()
     start = _net(zero=False, seed=3)
@@ -148,7 +155,7 @@ def test_parameter_interpolation_slope_matches_the_loss_curve():
 
 
 def test_self_kernel_matches_jacobians_and_gives_a_distance():
-    from nngeom.kernels import _gauss_legendre, _shared_jacobians, self_kernel
+    from nngeom.adversarial_neighborhoods.kernels import _gauss_legendre, _shared_jacobians, self_kernel
 
     x, y = _gaussians()
     y3 = torch.randint(0, 3, (len(x),), generator=torch.Generator().manual_seed(2))
@@ -167,10 +174,12 @@ def test_self_kernel_matches_jacobians_and_gives_a_distance():
         for j in range(len(q)):
             z0, z1 = q[j] @ w0["0.weight"].T + w0["0.bias"], q[j] @ w1["0.weight"].T + w1["0.bias"]
             cross = (z0 > 0) != (z1 > 0)
-            edges = torch.sort(torch.cat([torch.tensor([0.0, 1.0], dtype=torch.float64), (z0 / (z0 - z1))[cross]])).values
+            edges = torch.sort(
+                torch.cat([torch.tensor([0.0, 1.0], dtype=torch.float64), (z0 / (z0 - z1))[cross]])
+            ).values
             for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist()):
                 for tn, wn in zip(tg.tolist(), wg.tolist()):
-                    J = _shared_jacobians(traj, traj.weights[s] + (lo + tn * (hi - lo)) * dw, q[j:j + 1])
+                    J = _shared_jacobians(traj, traj.weights[s] + (lo + tn * (hi - lo)) * dw, q[j : j + 1])
                     ref[j] += wn * (hi - lo) * J.pow(2).sum()
     got = self_kernel(traj, q)
     assert torch.allclose(got, ref, rtol=1e-10)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom import models
-from nngeom.attacks import BIM
-from nngeom.experiments import natural_vs_adversarial, random_other_targets
-from nngeom.training import weight_layers, weight_penalty
+from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.core import models
+from nngeom.core.attacks import BIM, random_other_targets
+from nngeom.core.training import weight_layers, weight_penalty
 
 
 @pytest.mark.parametrize("channels", [2, 8])
@@ -52,7 +52,10 @@ def test_imagenet_model_without_weights_offline_says_what_to_do(monkeypatch, tmp
 def test_imagenet_model_normalises_pixel_inputs():
     net = models.imagenet_model("alexnet", pretrained=False)
     x = torch.rand(1, 3, 224, 224)
-    expected = net.net((x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+    expected = net.net(
+        (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    )
     assert torch.allclose(net(x), expected)
 
 
@@ -86,7 +89,7 @@ def test_unit_box_input_keeps_the_wrapped_mode():
     import torch
     from torch import nn
 
-    from nngeom.models import UnitBoxInput
+    from nngeom.core.models import UnitBoxInput
 
     net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).eval()
     wrapped = UnitBoxInput(net, -1.0, 1.0)
@@ -101,8 +104,8 @@ def test_strided_cnn_has_the_papers_hyperplane_count():
     import torch
     from torch import nn
 
-    from nngeom.models import strided_cnn
-    from nngeom.regions import region_constraints
+    from nngeom.core.models import strided_cnn
+    from nngeom.linear_regions.regions import region_constraints
 
     # Appendix E: 15 x 15 x 32 + 7 x 7 x 64 + 3 x 3 x 128 + 1,024 = 12,512 hyperplanes on CIFAR-10
     net = strided_cnn(in_channels=3, image_size=32).eval()
@@ -111,7 +114,10 @@ def test_strided_cnn_has_the_papers_hyperplane_count():
     assert reg.layer_sizes == [7200, 3136, 1152, 1024]
     # on Fashion-MNIST: 13 x 13 x 32 + 6 x 6 x 64 + 2 x 2 x 128 + 1,024
     small = strided_cnn(in_channels=1, image_size=28, batch_norm=True, dropout=0.2)
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in small) == 3 and sum(isinstance(m, nn.BatchNorm1d) for m in small) == 1
+    assert (
+        sum(isinstance(m, nn.BatchNorm2d) for m in small) == 3
+        and sum(isinstance(m, nn.BatchNorm1d) for m in small) == 1
+    )
     assert sum(isinstance(m, nn.Dropout) for m in small) == 4
     assert region_constraints(small.eval(), torch.zeros(1, 1, 28, 28)).layer_sizes == [5408, 2304, 512, 1024]
     with pytest.raises(ValueError, match="'image_size'"):

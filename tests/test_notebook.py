@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from nngeom import notebook
-from nngeom.validation import ParameterError
+from nngeom.book import notebook
+from nngeom.core.validation import ParameterError
 
 THEORY = notebook.REPO_ROOT / "notebooks/adversarial_neighborhoods/01_persistence_theory.py"
 
@@ -69,8 +69,14 @@ def test_unknown_parameter_is_refused_before_running(tmp_path):
 
 def test_bad_parameter_value_stops_the_notebook_with_its_name(tmp_path):
     with pytest.raises(notebook.NotebookFailed) as info:
-        notebook.run(THEORY, "smoke", tmp_path / "out.ipynb", tmp_path / "m.json", {"mc_samples": -5},
-                     keep_failed=tmp_path / "failed" / "theory.ipynb")
+        notebook.run(
+            THEORY,
+            "smoke",
+            tmp_path / "out.ipynb",
+            tmp_path / "m.json",
+            {"mc_samples": -5},
+            keep_failed=tmp_path / "failed" / "theory.ipynb",
+        )
     assert info.value.ename == "ParameterError"
     assert "'mc_samples'" in info.value.evalue and "positive integer" in info.value.evalue
     # nothing half-written: neither the notebook nor its metrics; the partial notebook is kept aside
@@ -82,9 +88,23 @@ def test_bad_parameter_value_stops_the_notebook_with_its_name(tmp_path):
 
 
 def test_command_line_prints_the_failing_cell_and_traceback(tmp_path, capsys):
-    rc = notebook._main(["run", str(THEORY), "--profile", "smoke", "--output", str(tmp_path / "o.ipynb"),
-                         "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5",
-                         "--failed-dir", str(tmp_path / "failed")])
+    rc = notebook._main(
+        [
+            "run",
+            str(THEORY),
+            "--profile",
+            "smoke",
+            "--output",
+            str(tmp_path / "o.ipynb"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "-p",
+            "gamma",
+            "1.5",
+            "--failed-dir",
+            str(tmp_path / "failed"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "'gamma'" in err and "--- traceback ---" in err and "--- cell" in err
     assert "\x1b[" not in err  # colour codes stripped
@@ -93,8 +113,21 @@ def test_command_line_prints_the_failing_cell_and_traceback(tmp_path, capsys):
 
 def test_a_failed_page_is_recorded_and_the_workflow_goes_on(tmp_path, capsys):
     failed = tmp_path / "failed"
-    args = ["run", str(THEORY), "--profile", "smoke", "--output", str(tmp_path / "o.ipynb"),
-            "--metrics", str(tmp_path / "m.json"), "-p", "gamma", "1.5", "--failed-dir", str(failed)]
+    args = [
+        "run",
+        str(THEORY),
+        "--profile",
+        "smoke",
+        "--output",
+        str(tmp_path / "o.ipynb"),
+        "--metrics",
+        str(tmp_path / "m.json"),
+        "-p",
+        "gamma",
+        "1.5",
+        "--failed-dir",
+        str(failed),
+    ]
     assert notebook._main(args + ["--record-failure"]) == 0
     record = json.loads((tmp_path / "m.json").read_text())
     key = notebook.notebook_key(THEORY)
@@ -105,7 +138,7 @@ def test_a_failed_page_is_recorded_and_the_workflow_goes_on(tmp_path, capsys):
     assert notebook._main(["failures", "--profile", "smoke", "--failed-dir", str(failed)]) == 1
     assert key in capsys.readouterr().err
     # the scoreboard marks every item the page names as failed
-    from nngeom.report import scoreboard_rows
+    from nngeom.book.report import scoreboard_rows
 
     rows = {r["id"]: r for r in scoreboard_rows([record], "smoke")}
     assert rows["ANX-F8"]["status"] == "failed" and rows["ANX-T1"]["status"] == "not started"

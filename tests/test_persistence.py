@@ -9,12 +9,12 @@ import torch
 from scipy.stats import norm
 from torch import nn
 
-from nngeom.persistence import (
+from nngeom.adversarial_neighborhoods.persistence import (
     _first_layer_sampler,
     class_frequencies,
     first_sigma_below,
-    persistence_along_path,
     persistence,
+    persistence_along_path,
     predict,
     stability,
     wedge_classifier,
@@ -22,7 +22,7 @@ from nngeom.persistence import (
     wedge_persistence,
     wedge_stability,
 )
-from nngeom.validation import ParameterError
+from nngeom.core.validation import ParameterError
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -72,7 +72,7 @@ def test_figure8_closed_form_readings():
 
 def test_matched_gaussian_norms_spread_sqrt_n_over_2_times_the_balls():
     # Figure 19: with sigma = r / sqrt(n) the Gaussian norm has sd ~ sigma / sqrt(2), the ball's ~ r / n
-    from nngeom.sampling import sample_norms
+    from nngeom.core.sampling import sample_norms
 
     n, r, m = 784, 7.0, 4000
     ball = sample_norms("ball", m, n, r, generator=gen(0)).double()
@@ -84,14 +84,17 @@ def test_matched_gaussian_norms_spread_sqrt_n_over_2_times_the_balls():
     assert float(ball.mean()) == pytest.approx(r * n / (n + 1), rel=1e-4)
 
 
-@pytest.mark.parametrize("fractions,level,expected", [
-    ([1.0, 0.9, 0.6, 0.4, 0.2], 0.5, 0.4),       # first below 0.5 is the fourth sigma
-    ([1.0, 0.9, 0.5, 0.4, 0.2], 0.5, 0.4),       # equal to the level is not below it
-    ([0.3, 0.9, 0.8, 0.7, 0.6], 0.5, 0.1),       # already below at the first sigma
-    ([1.0, 0.9, 0.8, 0.7, 0.6], 0.5, math.inf),  # never below
-    ([1.0, 0.4, 0.8, 0.3, 0.2], 0.5, 0.2),       # the first crossing counts, not a later one
-    ([1.0, 0.9, 0.8, 0.7, 0.6], 0.75, 0.4),      # another level
-])
+@pytest.mark.parametrize(
+    "fractions,level,expected",
+    [
+        ([1.0, 0.9, 0.6, 0.4, 0.2], 0.5, 0.4),  # first below 0.5 is the fourth sigma
+        ([1.0, 0.9, 0.5, 0.4, 0.2], 0.5, 0.4),  # equal to the level is not below it
+        ([0.3, 0.9, 0.8, 0.7, 0.6], 0.5, 0.1),  # already below at the first sigma
+        ([1.0, 0.9, 0.8, 0.7, 0.6], 0.5, math.inf),  # never below
+        ([1.0, 0.4, 0.8, 0.3, 0.2], 0.5, 0.2),  # the first crossing counts, not a later one
+        ([1.0, 0.9, 0.8, 0.7, 0.6], 0.75, 0.4),  # another level
+    ],
+)
 def test_first_sigma_below_hand_cases(fractions, level, expected):
     sigmas = [0.1, 0.2, 0.3, 0.4, 0.5]
     got = first_sigma_below(sigmas, torch.tensor(fractions), level=level)
@@ -109,8 +112,14 @@ def test_closed_form_infinite_when_gamma_below_limit():
     assert math.isfinite(wedge_persistence(1.0, 2, 0.26))
 
 
-@pytest.mark.parametrize("kwargs,name", [({"d": -1.0, "k": 1, "gamma": 0.7}, "d"), ({"d": 1.0, "k": 0, "gamma": 0.7}, "k"),
-                                          ({"d": 1.0, "k": 1, "gamma": 1.0}, "gamma")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"d": -1.0, "k": 1, "gamma": 0.7}, "d"),
+        ({"d": 1.0, "k": 0, "gamma": 0.7}, "k"),
+        ({"d": 1.0, "k": 1, "gamma": 1.0}, "gamma"),
+    ],
+)
 def test_closed_form_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
         wedge_persistence(**kwargs)
@@ -151,8 +160,9 @@ def test_stability_per_point_sigma_and_batching():
 
 
 def test_persistence_agrees_with_closed_form_across_k_d_n_gamma():
-    rows = wedge_monte_carlo([1, 2, 5], [5, 100], [0.5, 2.0], [0.6, 0.8], n_points=12, n_samples=1500,
-                             generator=gen(3), progress=False)
+    rows = wedge_monte_carlo(
+        [1, 2, 5], [5, 100], [0.5, 2.0], [0.6, 0.8], n_points=12, n_samples=1500, generator=gen(3), progress=False
+    )
     assert len(rows) == 3 * 2 * 2 * 2
     z_crit = norm.ppf(1 - 0.01 / (2 * len(rows)))
     worst = max(abs(r["z"]) for r in rows)
@@ -191,8 +201,15 @@ def test_persistence_of_a_constant_classifier_is_infinite():
     assert torch.all(torch.isinf(out))
 
 
-@pytest.mark.parametrize("kwargs,name", [({"gamma": 1.5}, "gamma"), ({"n_samples": 0}, "n_samples"),
-                                          ({"precision": -1.0}, "precision"), ({"max_steps": 2.5}, "max_steps")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"gamma": 1.5}, "gamma"),
+        ({"n_samples": 0}, "n_samples"),
+        ({"precision": -1.0}, "precision"),
+        ({"max_steps": 2.5}, "max_steps"),
+    ],
+)
 def test_persistence_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
         persistence(wedge_classifier(2, 1), torch.zeros(1, 2), **kwargs)
@@ -244,8 +261,9 @@ def test_persistence_along_path_on_a_half_space():
         model.bias.zero_()
     start, end = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
     with pytest.warns(RuntimeWarning, match="did not bracket 1 point"):  # the midpoint is on the boundary
-        t, pers, cls = persistence_along_path(model, start, end, n_points=5, n_samples=4000,
-                                              generator=torch.Generator().manual_seed(0))
+        t, pers, cls = persistence_along_path(
+            model, start, end, n_points=5, n_samples=4000, generator=torch.Generator().manual_seed(0)
+        )
     distance = (1 - 2 * t).abs()
     closed = distance / norm.ppf(0.7)
     assert cls.tolist() == [1, 1, 0, 0, 0]  # at the midpoint the logits tie and argmax takes class 0
@@ -299,8 +317,15 @@ def test_stability_of_a_linear_classifier_matches_the_half_space_formula(sample_
     sigma = 0.5 * margin.abs() / float((w[1] - w[0]).norm())  # a stability of Phi(2) ~ 0.977 on either side
     sigma[::2] *= 3  # and Phi(2/3) ~ 0.75 for half of the points
     n = 40000
-    got = stability(model, x, sigma.float(), n_samples=n, generator=gen(2), classes=torch.ones(6, dtype=torch.long),
-                    sample_first_layer=sample_first_layer)
+    got = stability(
+        model,
+        x,
+        sigma.float(),
+        n_samples=n,
+        generator=gen(2),
+        classes=torch.ones(6, dtype=torch.long),
+        sample_first_layer=sample_first_layer,
+    )
     expected = torch.tensor(norm.cdf((margin / (sigma * float((w[1] - w[0]).norm()))).numpy()))
     assert torch.allclose(got.double(), expected, atol=4 * math.sqrt(0.25 / n))
 
@@ -316,8 +341,9 @@ def test_first_layer_sampling_resolves_a_5_percent_noise_scale():
     margin = x.flatten(1).double() @ dw + b[1] - b[0]
     sigma = margin.abs() / float(dw.norm())  # distance to the boundary: a stability of Phi(1) ~ 0.84
     n = 400_000
-    got = stability(model, x, sigma.float(), n_samples=n, generator=gen(7), classes=(margin > 0).long(),
-                    sample_first_layer=True).double()
+    got = stability(
+        model, x, sigma.float(), n_samples=n, generator=gen(7), classes=(margin > 0).long(), sample_first_layer=True
+    ).double()
     expected = torch.tensor(norm.cdf((margin.abs() / (sigma * float(dw.norm()))).numpy()))
     se = torch.sqrt(expected * (1 - expected) / n)
     assert torch.all((got - expected).abs() < 4.5 * se), (got, expected, se)

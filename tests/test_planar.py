@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom.planar import _area, plane_regions, plane_through
-from nngeom.regions import activation_pattern
+from nngeom.linear_regions.planar import _area, plane_regions, plane_through
+from nngeom.linear_regions.regions import activation_pattern
 
 
 def _inside(poly: np.ndarray, pts: np.ndarray, margin: float) -> np.ndarray:
@@ -76,7 +76,11 @@ def test_plane_regions_tile_the_rectangle_and_match_sampled_patterns(d, batch_no
 
 def test_plane_regions_errors_are_named():
     with pytest.raises(ValueError, match="Conv2d"):
-        plane_regions(nn.Sequential(nn.Conv2d(1, 1, 2), nn.ReLU(), nn.Flatten(), nn.Linear(1, 2)), torch.zeros(4), torch.zeros(2, 4))
+        plane_regions(
+            nn.Sequential(nn.Conv2d(1, 1, 2), nn.ReLU(), nn.Flatten(), nn.Linear(1, 2)),
+            torch.zeros(4),
+            torch.zeros(2, 4),
+        )
     with pytest.raises(ValueError, match="collinear"):
         plane_through(torch.zeros(3), torch.ones(3), 2 * torch.ones(3))
     with pytest.raises(ValueError, match="extent"):
@@ -101,15 +105,22 @@ def test_region_of_and_sizes():
 def test_size_spread_by_hand():
     """Squares of area 1, 10 and 100: log10 areas 0, 1, 2, whose (population) standard deviation is
     sqrt(2/3); equal areas give 0."""
-    from nngeom.planar import PlaneRegions
+    from nngeom.linear_regions.planar import PlaneRegions
 
     def square(side: float, x0: float) -> np.ndarray:
         return np.array([[x0, 0.0], [x0 + side, 0.0], [x0 + side, side], [x0, side]])
 
     def regions(polys):
         n = len(polys)
-        return PlaneRegions(polygons=polys, patterns=np.zeros((n, 1), dtype=bool), logit_A=np.zeros((n, 2, 2)),
-                            logit_a=np.zeros((n, 2)), layer_polygons=[polys], layer_sizes=[1], extent=(0, 20, 0, 20))
+        return PlaneRegions(
+            polygons=polys,
+            patterns=np.zeros((n, 1), dtype=bool),
+            logit_A=np.zeros((n, 2, 2)),
+            logit_a=np.zeros((n, 2)),
+            layer_polygons=[polys],
+            layer_sizes=[1],
+            extent=(0, 20, 0, 20),
+        )
 
     pr = regions([square(1.0, 0.0), square(np.sqrt(10.0), 2.0), square(10.0, 6.0)])
     np.testing.assert_allclose(pr.areas, [1.0, 10.0, 100.0])

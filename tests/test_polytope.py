@@ -1,10 +1,11 @@
-"""Row-generation LPs (nngeom.polytope) against the whole LP solved in one go by scipy's HiGHS and cvxpy."""
+"""Row-generation LPs (nngeom.solvers.polytope) against the whole LP solved in one go by scipy's HiGHS and cvxpy."""
 
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from nngeom.polytope import chebyshev_ball, redundant_rows, solve_many
+from nngeom.core.parallel import run_jobs
+from nngeom.solvers.polytope import chebyshev_ball, redundant_rows
 
 
 def _polytope(seed: int, m: int = 300, d: int = 20):
@@ -18,8 +19,9 @@ def _polytope(seed: int, m: int = 300, d: int = 20):
 def _ball_full_lp(A, b, lo, hi):
     m, d = A.shape
     n = np.linalg.norm(A, axis=1)
-    a_ub = np.vstack([np.hstack([-A, n[:, None]]), np.hstack([np.eye(d), np.ones((d, 1))]),
-                      np.hstack([-np.eye(d), np.ones((d, 1))])])
+    a_ub = np.vstack(
+        [np.hstack([-A, n[:, None]]), np.hstack([np.eye(d), np.ones((d, 1))]), np.hstack([-np.eye(d), np.ones((d, 1))])]
+    )
     b_ub = np.concatenate([b, np.full(d, hi), np.full(d, -lo)])
     res = linprog(np.r_[np.zeros(d), -1.0], A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * (d + 1), method="highs")
     assert res.status == 0
@@ -72,11 +74,11 @@ def test_solve_many_in_worker_processes_gives_the_same_answers():
     for seed in range(3):
         A, b, x = _polytope(seed, m=60, d=8)
         jobs.append(((A, b, -1.0, 1.0), {"hint": x}))
-    serial = solve_many(chebyshev_ball, jobs, workers=1, progress=False)
-    parallel = solve_many(chebyshev_ball, jobs, workers=2, progress=False)
+    serial = run_jobs(chebyshev_ball, jobs, workers=1, progress=False)
+    parallel = run_jobs(chebyshev_ball, jobs, workers=2, progress=False)
     assert [r for _, r, _ in serial] == [r for _, r, _ in parallel]
     with pytest.raises(ValueError, match="'workers'"):
-        solve_many(chebyshev_ball, jobs, workers=0)
+        run_jobs(chebyshev_ball, jobs, workers=0)
 
 
 def _redundant_by_eq18(A, b, lo, hi):
@@ -86,7 +88,7 @@ def _redundant_by_eq18(A, b, lo, hi):
     for k in range(m):
         others = keep.copy()
         others[k] = False
-        a_ub = np.vstack([-A[others], -A[k:k + 1]])
+        a_ub = np.vstack([-A[others], -A[k : k + 1]])
         b_ub = np.r_[b[others], b[k] + 1.0]
         res = linprog(A[k], A_ub=a_ub, b_ub=b_ub, bounds=[(lo, hi)] * d, method="highs")
         assert res.status == 0

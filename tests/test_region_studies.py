@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nngeom.region_studies import class_means, inradii, region_sample
+from nngeom.linear_regions.studies import class_means, inradii, region_sample
 
 
 def test_region_sample_keeps_eval_mode_and_finds_boundary_regions():
@@ -32,8 +32,8 @@ def test_region_sample_keeps_eval_mode_and_finds_boundary_regions():
 
 
 def test_surrounding_regions_walks_null_space_directions():
-    from nngeom.region_studies import logit_gradients, null_space_directions, surrounding_regions
-    from nngeom.regions import activation_pattern
+    from nngeom.linear_regions.regions import activation_pattern
+    from nngeom.linear_regions.studies import logit_gradients, null_space_directions, surrounding_regions
 
     torch.manual_seed(1)
     net = nn.Sequential(nn.Linear(8, 20), nn.ReLU(), nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 3)).eval()
@@ -53,7 +53,7 @@ def test_surrounding_regions_walks_null_space_directions():
     # brute force: the unique activation patterns on a fine sampling of the same segments
     gen = torch.Generator().manual_seed(0)
     for i in range(3):
-        e = null_space_directions(logit_gradients(net.double(), x[i:i + 1].double())[0], 20, gen)
+        e = null_space_directions(logit_gradients(net.double(), x[i : i + 1].double())[0], 20, gen)
         beta = torch.linspace(0, eps, 4001, dtype=torch.float64)
         pts = (x[i].double()[None, None] + beta[None, :, None] * e[:, None, :]).reshape(-1, 8)
         patterns = torch.unique(activation_pattern(net.double(), pts), dim=0)
@@ -63,15 +63,16 @@ def test_surrounding_regions_walks_null_space_directions():
 
 
 def test_decision_targets_from_a_pool_are_images_of_another_class():
-    from nngeom.region_studies import region_sample
+    from nngeom.linear_regions.studies import region_sample
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).eval()
     pool_x = torch.rand(60, 4) * 2 - 1
     pool_y = torch.arange(60) % 3  # labels of the pool (as a training set's), not the net's predictions
     x = pool_x[:5]
-    s = region_sample(net, x, means=None, value_range=(-1.0, 1.0), pgd={"steps": 3}, seed=0,
-                      target_pool=(pool_x, pool_y))
+    s = region_sample(
+        net, x, means=None, value_range=(-1.0, 1.0), pgd={"steps": 3}, seed=0, target_pool=(pool_x, pool_y)
+    )
     # a target the net assigns to the test point's class is dropped and counted; every kept segment
     # holds a boundary strictly inside it
     assert len(s.points["decision"]) + s.counts["decision_target_same_class"] == 5
@@ -110,13 +111,13 @@ def test_decision_targets_are_means_of_other_classes():
             if float((inner - x0 - t * d).norm()) < 1e-5 * float(d.norm()) and 0 <= t <= 1:
                 on_segment.append((c, t))
         assert len(on_segment) == 1, on_segment
-        (c, t), = on_segment
+        ((c, t),) = on_segment
         assert c != int(pred[i])
         with torch.no_grad():
             along = net.double()(x0 + steps[:, None] * (means[c].double() - x0)).argmax(1)
         net.float()
         with torch.no_grad():
-            assert int(net(means[c:c + 1]).argmax()) != int(pred[i])  # a kept target lies in another class
+            assert int(net(means[c : c + 1]).argmax()) != int(pred[i])  # a kept target lies in another class
         last = float(steps[(along == pred[i]).nonzero().max()])
         assert abs(s.alpha["decision"][k] - last) <= 1 / 20_000 + 1e-9 and t <= s.alpha["decision"][k]
 
@@ -133,7 +134,7 @@ def _hand_net() -> nn.Sequential:
 
 
 def test_decision_cosines_by_hand():
-    from nngeom.region_studies import decision_cosines
+    from nngeom.linear_regions.studies import decision_cosines
 
     g0 = torch.tensor([1.0, 0.0], dtype=torch.float64)
     g = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
@@ -149,16 +150,18 @@ def test_decision_direction_and_surrounding_cosine_by_hand():
     x3, u3 switches on at 0.1: in that region the gradients are (1, 0, 1) and (0, 1, 2), class 0 still
     leads, and the decision direction turns from (1, -1, 0) to (1, -1, -1): rho = 2 / sqrt(6). Going
     down, no unit changes."""
-    from nngeom.region_studies import _decision_direction, surrounding_regions
+    from nngeom.linear_regions.studies import _decision_direction, surrounding_regions
 
     net = _hand_net()
     x0 = torch.tensor([[2.0, 1.0, 0.0]])
     np.testing.assert_allclose(_decision_direction(_hand_net().double(), x0.double()).numpy(), [[1.0, -1.0, 0.0]])
-    np.testing.assert_allclose(_decision_direction(net, torch.tensor([[2.0, 1.0, 0.15]])).numpy(), [[1.0, -1.0, -1.0]],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _decision_direction(net, torch.tensor([[2.0, 1.0, 0.15]])).numpy(), [[1.0, -1.0, -1.0]], atol=1e-6
+    )
     # where class 1 leads (x2 large), the direction is grad z1 - grad z0
-    np.testing.assert_allclose(_decision_direction(net, torch.tensor([[0.5, 3.0, 0.0]])).numpy(), [[-1.0, 1.0, 0.0]],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _decision_direction(net, torch.tensor([[0.5, 3.0, 0.0]])).numpy(), [[-1.0, 1.0, 0.0]], atol=1e-6
+    )
     found = surrounding_regions(_hand_net(), x0, n_directions=20, epsilon=0.2, seed=0, progress=False)
     assert found.counts.tolist() == [2]
     np.testing.assert_allclose(found.cosines[0], [2 / np.sqrt(6)], rtol=1e-12)
@@ -168,11 +171,15 @@ def test_decision_direction_and_surrounding_cosine_by_hand():
 
 
 def test_point_medians_abs_deviations_and_bootstrap():
-    from nngeom.region_studies import abs_deviations, bootstrap_interval, point_medians
+    from nngeom.linear_regions.studies import abs_deviations, bootstrap_interval, point_medians
 
-    np.testing.assert_allclose(point_medians([np.array([0.9, 0.7, 1.0]), np.array([]), np.array([0.5, 0.6])]), [0.9, 0.55])
+    np.testing.assert_allclose(
+        point_medians([np.array([0.9, 0.7, 1.0]), np.array([]), np.array([0.5, 0.6])]), [0.9, 0.55]
+    )
     np.testing.assert_allclose(abs_deviations([1.0, 2.0, 4.0]), [1.0, 0.0, 2.0])
-    est, low, high = bootstrap_interval(lambda a, b: np.mean(a) - np.mean(b), [np.full(5, 3.0), np.full(7, 1.0)], n_boot=50)
+    est, low, high = bootstrap_interval(
+        lambda a, b: np.mean(a) - np.mean(b), [np.full(5, 3.0), np.full(7, 1.0)], n_boot=50
+    )
     assert (est, low, high) == (2.0, 2.0, 2.0)  # constant samples: every resample gives the same difference
     rng = np.random.default_rng(0)
     a, b = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom.regions import activation_pattern, inradius, region_constraints
+from nngeom.linear_regions.regions import activation_pattern, inradius, region_constraints
 
 
 def _randomise_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -41,21 +41,38 @@ def fc_net(bn: bool = False, dropout: bool = False) -> nn.Sequential:
 
 def cnn_net() -> nn.Sequential:
     torch.manual_seed(0)
-    return _randomise_batchnorm(nn.Sequential(
-        nn.Conv2d(2, 3, 3, stride=2), nn.BatchNorm2d(3), nn.ReLU(),
-        nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Dropout(0.3),
-        nn.Flatten(), nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)))
+    return _randomise_batchnorm(
+        nn.Sequential(
+            nn.Conv2d(2, 3, 3, stride=2),
+            nn.BatchNorm2d(3),
+            nn.ReLU(),
+            nn.Conv2d(3, 4, 3, stride=2),
+            nn.ReLU(),
+            nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(4, 5),
+            nn.ReLU(),
+            nn.Linear(5, 3),
+        )
+    )
 
 
-NETS = {"fc": (fc_net, (12,)), "fc-bn": (lambda: fc_net(bn=True), (12,)), "fc-dropout": (lambda: fc_net(dropout=True), (12,)),
-        "cnn": (cnn_net, (2, 7, 7))}
+NETS = {
+    "fc": (fc_net, (12,)),
+    "fc-bn": (lambda: fc_net(bn=True), (12,)),
+    "fc-dropout": (lambda: fc_net(dropout=True), (12,)),
+    "cnn": (cnn_net, (2, 7, 7)),
+}
 
 
 def per_unit_gradients(model: nn.Module, x: torch.Tensor):
     """The paper's eq. (2)-(3): one autograd call per hidden unit, for one input."""
     pre: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, inp, _o: pre.append(inp[0].flatten(1)))
-             for m in model.modules() if isinstance(m, nn.ReLU)]
+    hooks = [
+        m.register_forward_hook(lambda _m, inp, _o: pre.append(inp[0].flatten(1)))
+        for m in model.modules()
+        if isinstance(m, nn.ReLU)
+    ]
     xd = x.double().clone().requires_grad_(True)
     model.double()(xd)
     for h in hooks:
@@ -120,7 +137,7 @@ def test_inside_the_polytope_same_pattern_across_a_facet_a_flip(name):
 def test_inradius_matches_cvxpy_and_box():
     cp = pytest.importorskip("cvxpy")
     g = np.random.default_rng(0)
-    for trial in range(5):
+    for _trial in range(5):
         d, h = 4, 9
         w = g.normal(size=(h, d))
         centre = g.uniform(-0.5, 0.5, size=d)
@@ -146,7 +163,7 @@ def test_unsupported_layers_and_bad_input_are_named():
 
 @pytest.mark.parametrize("bn", [False, True])
 def test_walk_lines_matches_fine_sampling_on_a_2d_toy(bn):
-    from nngeom.regions import walk_lines
+    from nngeom.linear_regions.regions import walk_lines
 
     torch.manual_seed(3)
     layers: list[nn.Module] = []
@@ -179,7 +196,7 @@ def test_walk_lines_matches_fine_sampling_on_a_2d_toy(bn):
 
 
 def test_walk_lines_rejects_bad_arguments():
-    from nngeom.regions import walk_lines
+    from nngeom.linear_regions.regions import walk_lines
 
     model = fc_net()
     with pytest.raises(ValueError, match="length"):
@@ -189,7 +206,7 @@ def test_walk_lines_rejects_bad_arguments():
 
 
 def test_walk_lines_finds_a_region_thinner_than_any_grid():
-    from nngeom.regions import walk_lines
+    from nngeom.linear_regions.regions import walk_lines
 
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
     with torch.no_grad():
@@ -201,7 +218,7 @@ def test_walk_lines_finds_a_region_thinner_than_any_grid():
 
 
 def test_last_point_of_class_matches_a_fine_sampling():
-    from nngeom.regions import last_point_of_class
+    from nngeom.linear_regions.regions import last_point_of_class
 
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 4)).eval()
@@ -222,8 +239,8 @@ def test_last_point_of_class_matches_a_fine_sampling():
         # the segment leaves the label's class and comes back: the first crossing is not the answer
         returns += int((pred[: same[-1]] != labels[i]).any())
         # the inner point is in the label's class, in the region whose closure holds the boundary point
-        assert int(model(inner[i:i + 1]).argmax()) == int(labels[i])
-        reg = region_constraints(model, inner[i:i + 1])
+        assert int(model(inner[i : i + 1]).argmax()) == int(labels[i])
+        reg = region_constraints(model, inner[i : i + 1])
         at = x[i].double() + alpha[i] * (targets[i] - x[i]).double()
         assert float(reg.slack(at[None]).min()) > -1e-9
     assert returns > 0
@@ -232,7 +249,7 @@ def test_last_point_of_class_matches_a_fine_sampling():
 
 
 def test_hyperplane_angles_and_layer_coherence_by_hand():
-    from nngeom.regions import hyperplane_angles, layer_coherence
+    from nngeom.linear_regions.regions import hyperplane_angles, layer_coherence
 
     W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
     ang = hyperplane_angles(W)
@@ -255,7 +272,7 @@ def test_hyperplane_angles_and_layer_coherence_by_hand():
 
 
 def test_block_coherence_averages_the_full_matrix():
-    from nngeom.regions import block_coherence, hyperplane_angles
+    from nngeom.linear_regions.regions import block_coherence, hyperplane_angles
 
     g = torch.Generator().manual_seed(0)
     W = torch.randn(37, 5, generator=g, dtype=torch.float64)
@@ -266,7 +283,7 @@ def test_block_coherence_averages_the_full_matrix():
     got = block_coherence(W, blocks=5)
     for a in range(5):
         for b in range(5):
-            want = full[edges[a]:edges[a + 1], edges[b]:edges[b + 1]].nanmean()
+            want = full[edges[a] : edges[a + 1], edges[b] : edges[b + 1]].nanmean()
             assert float(got[a, b]) == pytest.approx(float(want), abs=1e-10)
     one = block_coherence(W, blocks=37)  # one unit per block: the matrix itself, NaN on the diagonal and row 4
     nan = torch.eye(37, dtype=torch.bool) | (torch.arange(37) == 4)[None] | (torch.arange(37) == 4)[:, None]

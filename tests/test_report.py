@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from nngeom import report
+from nngeom.book import report
 
 
 def test_inventory_ids_are_unique_and_well_formed():
@@ -26,13 +26,15 @@ def test_reference_values_are_read_from_the_paper_file():
 
 
 def test_metrics_round_trip_and_verdict_validation(tmp_path):
-    from nngeom.stats import compare_samples
+    from nngeom.core.stats import compare_samples
 
     m = report.Metrics("notebooks/x/01_y", "smoke", tmp_path / "m.json", glue=False)
     m.value("a", 1.5)
     m.claim("ANX-F8", "persistence_decreases_with_k", holds=True, evidence="1.9 > 1.0")
     m.claim("ANX-F8", "k1_value", holds=None, evidence="too few samples")
-    m.claim("ANX-F8", "persistence_below_distance_for_large_k", holds=compare_samples([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]))
+    m.claim(
+        "ANX-F8", "persistence_below_distance_for_large_k", holds=compare_samples([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    )
     m.item("ANX-F8", data="none")
     out = json.loads(m.save().read_text())
     assert out["values"]["a"] == 1.5
@@ -101,6 +103,8 @@ def test_scoreboard_refuses_two_pages_claiming_one_item_and_other_profiles():
 
 
 def test_comparison_table_relative_difference():
-    df = report.comparison_table([{"quantity": "q", "paper": 2.0, "here": 3.0}, {"quantity": "r", "paper": "n/a", "here": 1.0}])
+    df = report.comparison_table(
+        [{"quantity": "q", "paper": 2.0, "here": 3.0}, {"quantity": "r", "paper": "n/a", "here": 1.0}]
+    )
     assert df.loc["q", "relative difference"] == pytest.approx(0.5)
     assert df.loc["r", "relative difference"] is None or df["relative difference"].isna()["r"]

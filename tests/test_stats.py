@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from nngeom import stats
+from nngeom.core import stats
+
 
 @pytest.mark.parametrize("n", [10, 100, 500, 1000, 1800, 10_000])
 def test_compare_samples_at_every_profiles_sample_size(n):
@@ -56,7 +57,7 @@ def test_compare_samples_three_ways_at_large_sizes(n):
 
 
 def test_wilson_interval_hand_cases_and_large_n():
-    assert stats.wilson_interval(0, 10) == (0.0, pytest.approx(1.959964 ** 2 / (10 + 1.959964 ** 2), rel=1e-6))
+    assert stats.wilson_interval(0, 10) == (0.0, pytest.approx(1.959964**2 / (10 + 1.959964**2), rel=1e-6))
     low, high = stats.wilson_interval(5, 10)
     assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
     low, high = stats.wilson_interval(500_000, 1_000_000)
@@ -141,9 +142,10 @@ def test_run_difference_hand_case():
     assert d["sd_a"] == pytest.approx(math.sqrt(0.03125)) and d["sd_b"] == pytest.approx(math.sqrt(0.03125))
     # between-run parts 0.03125 / 2 each; per-item differences (0.5, 0.5, 0, 0): variance 1/12, over 4 items
     var = 0.015625 + 0.015625 + 1 / 48
-    df = var ** 2 / (0.015625 ** 2 + 0.015625 ** 2 + (1 / 48) ** 2 / 3)
+    df = var**2 / (0.015625**2 + 0.015625**2 + (1 / 48) ** 2 / 3)
     assert d["df"] == pytest.approx(df) and d["df"] == pytest.approx(30 / 7)
     from scipy.stats import t
+
     half = t.ppf(0.975, df) * math.sqrt(var)
     assert (d["low"], d["high"]) == (pytest.approx(0.25 - half), pytest.approx(0.25 + half))
 

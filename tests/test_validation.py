@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nngeom.validation import ParameterError, check_bool, check_choice, check_positive_int
+from nngeom.core.validation import ParameterError, check_bool, check_choice, check_positive_int
 
 
 @pytest.mark.parametrize("value", [True, False])

@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from nngeom import zoo
+from nngeom.core import zoo
 
 TINY = dict(epochs=1, train_limit=600, batch_size=100)
 
@@ -29,13 +29,16 @@ def test_profile_overrides_apply():
 
 def test_further_training_runs_are_the_recipe_with_another_seed():
     base = zoo.spec("mnist-mlp-200-200", profile="smoke")
-    assert zoo.run_names("mnist-mlp-200-200", 3) == ["mnist-mlp-200-200", "mnist-mlp-200-200@run1",
-                                                     "mnist-mlp-200-200@run2"]
-    run2 = zoo.spec("mnist-mlp-200-200@run2", profile="smoke")   # the profile's overrides apply to runs too
+    assert zoo.run_names("mnist-mlp-200-200", 3) == [
+        "mnist-mlp-200-200",
+        "mnist-mlp-200-200@run1",
+        "mnist-mlp-200-200@run2",
+    ]
+    run2 = zoo.spec("mnist-mlp-200-200@run2", profile="smoke")  # the profile's overrides apply to runs too
     assert run2.name == "mnist-mlp-200-200@run2" and run2.seed == base.seed + 2
     assert run2.epochs == base.epochs and run2.train_limit == base.train_limit and run2.key() != base.key()
     assert zoo.spec("mnist-mlp-200-200@run1").key() != zoo.spec("mnist-mlp-200-200@run2").key()
-    pool = zoo.spec("mnist-fc100-100-10-advpool-l2@run1", profile="smoke")   # a profile changing trainer_kwargs
+    pool = zoo.spec("mnist-fc100-100-10-advpool-l2@run1", profile="smoke")  # a profile changing trainer_kwargs
     assert pool.trainer_kwargs == zoo.spec("mnist-fc100-100-10-advpool-l2", profile="smoke").trainer_kwargs
     for bad in ("mnist-mlp-200-200@run0", "mnist-mlp-200-200@run", "nope@run1"):
         with pytest.raises(ValueError, match="unknown model"):

@@ -27,7 +27,7 @@
 # decision boundary is stable for all small enough $\sigma$; the *$\gamma$-persistence*
 # $\sigma^*_\gamma$ is the largest $\sigma$ up to which stability holds (Definition 4.2). The thesis
 # uses $\gamma = 0.7$ throughout. Both quantities are estimated by sending samples through the
-# classifier: `nngeom.persistence.stability` counts agreements, and `nngeom.persistence.persistence`
+# classifier: `nngeom.adversarial_neighborhoods.persistence.stability` counts agreements, and `nngeom.adversarial_neighborhoods.persistence.persistence`
 # runs the bracketing search of Algorithm 1 for a whole batch of points at once.
 
 # %% tags=["parameters"]
@@ -67,10 +67,7 @@ import torch
 from IPython.display import display
 from scipy.stats import norm
 
-from nngeom import data, stats, zoo
-from nngeom.device import resolve_device, seeded_generator
-from nngeom.notebook import header
-from nngeom.persistence import (
+from nngeom.adversarial_neighborhoods.persistence import (
     persistence,
     stability,
     wedge_classifier,
@@ -78,10 +75,13 @@ from nngeom.persistence import (
     wedge_persistence,
     wedge_stability,
 )
-from nngeom.plotting import style, wedge_3d
-from nngeom.report import Metrics, comparison_table, paper_value, reference, verdict_markdown
-from nngeom.sampling import sample_norms
-from nngeom.validation import (
+from nngeom.book.notebook import header
+from nngeom.book.plotting import style, wedge_3d
+from nngeom.book.report import Metrics, comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.device import resolve_device, seeded_generator
+from nngeom.core.sampling import sample_norms
+from nngeom.core.validation import (
     check_choice,
     check_float_list,
     check_in_open_interval,
@@ -342,7 +342,7 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-A1"]))
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 ax = axes[0]
-ax.plot(ks, closed_f8, "o-", color="tab:blue", label=r"closed form, $d=1$, $\gamma=%.1f$" % gamma)
+ax.plot(ks, closed_f8, "o-", color="tab:blue", label=rf"closed form, $d=1$, $\gamma={gamma:.1f}$")
 on_f8 = mc[(mc["d"] == 1.0) & (mc["gamma"] == gamma)]
 for n_dim, grp in on_f8.groupby("n"):
     ax.errorbar(grp["k"], grp["estimate"], yerr=2 * grp["sem"], fmt="s", ms=5, capsize=3,
@@ -512,7 +512,7 @@ rows, shells = [], []
 for ax, (n_dim, (ball, gauss)) in zip(axes, f19.items()):
     lo, hi = min(ball.min(), gauss.min()), max(ball.max(), gauss.max())
     bins = np.linspace(lo, hi, 80)
-    ax.hist(gauss, bins=bins, alpha=0.6, label=rf"$N(0, (r/\sqrt{{n}})^2 I)$", color="tab:blue")
+    ax.hist(gauss, bins=bins, alpha=0.6, label=r"$N(0, (r/\sqrt{n})^2 I)$", color="tab:blue")
     ax.hist(ball, bins=bins, alpha=0.6, label=r"$U(B_r(0))$", color="tab:orange")
     ax.set_title(f"ANX-F19: n = {n_dim:,}, {len(ball):,} samples each, r = {f19_radius:g}")
     ax.set_xlabel("norm")
@@ -537,7 +537,7 @@ ratios = f19_table["std ratio (Gaussian / ball)"].to_numpy()
 metrics.value("f19_std_ratio_784", float(ratios[0]))
 metrics.value("f19_std_ratio_196608", float(ratios[1]))
 metrics.claim("ANX-F19", "both_concentrate_on_spheres", holds=stats.fraction_of(shells, 1.0, name="laws and dimensions"),
-              evidence="share of norms within +-{:.0%} of the predicted radius: ".format(f19_shell)
+              evidence=f"share of norms within +-{f19_shell:.0%} of the predicted radius: "
               + "; ".join(f"{d.test.split(':')[0]} {d.effect:.2%} [{d.low:.2%}, {d.high:.2%}]" for d in shells),
               criterion=f"holds if, for both laws in both dimensions, the 95 % Wilson interval of the share of norms "
               f"within +-{f19_shell:.0%} of the predicted radius lies at or above {f19_share:.0%}; fails if one lies below")

@@ -27,7 +27,7 @@
 # ANX-F2) and Figure 3 (the distortion of 900 adversarial examples, ANX-F3) on the thesis' FC200-200-10
 # network.
 #
-# `nngeom.attacks.LBFGS` runs the whole batch in one L-BFGS-B problem (the objective is a sum of
+# `nngeom.core.attacks.LBFGS` runs the whole batch in one L-BFGS-B problem (the objective is a sum of
 # independent per-image terms) and searches $c$ by bisection on $\log c$ per image; an image whose
 # target is never reached is reported as a failure, not returned as an adversarial.
 
@@ -56,12 +56,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nngeom import data, stats, zoo
-from nngeom.attacks import LBFGS, correctly_classified, distortion, every_other_target
-from nngeom.notebook import start_page
-from nngeom.plotting import adversarial_rows
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.validation import (
+from nngeom.book.notebook import start_page
+from nngeom.book.plotting import adversarial_rows
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.attacks import LBFGS, correctly_classified, distortion, every_other_target
+from nngeom.core.validation import (
     check_c_range,
     check_choice,
     check_in_open_interval,

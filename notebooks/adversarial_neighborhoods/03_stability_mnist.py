@@ -55,18 +55,22 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, stats, zoo
-from nngeom.attacks import BIM, correctly_classified, distortion, every_other_target, succeeded
-from nngeom.device import seeded_generator
-from nngeom.notebook import start_page
-from nngeom.persistence import class_frequencies, first_sigma_below, persistence, persistence_along_path
-from nngeom.plotting import class_frequency_curves
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.validation import (
+from nngeom.adversarial_neighborhoods.persistence import (
+    class_frequencies,
+    first_sigma_below,
+    persistence,
+    persistence_along_path,
+)
+from nngeom.book.notebook import start_page
+from nngeom.book.plotting import class_frequency_curves
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.attacks import BIM, correctly_classified, distortion, every_other_target, succeeded
+from nngeom.core.device import seeded_generator
+from nngeom.core.validation import (
     check_choice,
     check_in_open_interval,
     check_positive,

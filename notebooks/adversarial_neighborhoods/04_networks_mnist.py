@@ -30,11 +30,11 @@
 # term is too small to change training (measured at this profile, in the last section: test accuracy
 # {glue:text}`printed_penalty_accuracies` for FC10-4, FC10-2, FC10-0 trained with it), while the thesis'
 # FC10 accuracies fall with $\lambda$ as they do under Szegedy et al.'s decay $\lambda\sum w^2/k$ ($k$
-# units in the layer). The zoo uses the latter; `nngeom.training.weight_penalty` has both.
+# units in the layer). The zoo uses the latter; `nngeom.core.training.weight_penalty` has both.
 #
 # **Protocol.** For each network, `n_images` test images it classifies correctly are drawn at random
 # (seeded), each gets one random target among the nine other classes, and box-constrained L-BFGS
-# (`nngeom.attacks.LBFGS`) attacks it. The natural column is the persistence of those images; the
+# (`nngeom.core.attacks.LBFGS`) attacks it. The natural column is the persistence of those images; the
 # adversarial column that of the successful adversarial examples. The histograms use IGSM instead, as
 # the appendix does: `hist_images` images per network, each attacked towards all nine other classes,
 # against as many natural images.
@@ -72,13 +72,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, stats, zoo
-from nngeom.attacks import BIM, LBFGS, correctly_classified, every_other_target
-from nngeom.device import seeded_generator
-from nngeom.experiments import natural_vs_adversarial, random_other_targets
-from nngeom.notebook import start_page
-from nngeom.report import paper_value, reference, verdict_markdown
-from nngeom.validation import (
+from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.book.notebook import start_page
+from nngeom.book.report import paper_value, reference, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.attacks import BIM, LBFGS, correctly_classified, every_other_target, random_other_targets
+from nngeom.core.device import seeded_generator
+from nngeom.core.validation import (
     check_bool,
     check_choice,
     check_in_open_interval,
@@ -174,7 +174,7 @@ metrics.value("t1_networks_run", len(results));
 # ## The thesis' three readings, tested on our numbers
 #
 # Each reading is tested on the per-image numbers behind the table's means, with one-sided
-# Mann-Whitney tests both ways at level `test_alpha` (`nngeom.stats.compare_samples`): a comparison
+# Mann-Whitney tests both ways at level `test_alpha` (`nngeom.core.stats.compare_samples`): a comparison
 # holds if significant in the thesis' direction, fails if significant the other way, and is undecided
 # otherwise. A reading holds if every comparison it consists of holds, fails if one fails.
 #
@@ -220,7 +220,8 @@ if fc10:
                   "and above those of the next less regularised FC10 net; fails if one comparison goes significantly "
                   "the other way")
 if fc10 and complex_nets:
-    pool = lambda names, field: np.concatenate([getattr(studies[n], field) for n in names])
+    def pool(names, field):
+        return np.concatenate([getattr(studies[n], field) for n in names])
     ds = [cmp(pool(complex_nets, "distortion"), pool(fc10, "distortion"), "less", "distortion"),
           cmp(pool(complex_nets, "persistence_adversarial"), pool(fc10, "persistence_adversarial"), "less",
               "adversarial persistence")]

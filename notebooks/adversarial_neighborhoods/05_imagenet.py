@@ -71,16 +71,16 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, stats
-from nngeom.attacks import LBFGS, distortion, make
-from nngeom.device import resolve_device, seeded_generator
-from nngeom.experiments import natural_vs_adversarial
-from nngeom.models import IMAGENET_ARCHS, WeightsUnavailable, imagenet_model
-from nngeom.notebook import header
-from nngeom.persistence import class_frequencies, persistence_along_path
-from nngeom.plotting import adversarial_rows, class_frequency_curves, style
-from nngeom.report import Metrics, paper_value, reference, verdict_markdown
-from nngeom.validation import (
+from nngeom.adversarial_neighborhoods.persistence import class_frequencies, persistence_along_path
+from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.book.notebook import header
+from nngeom.book.plotting import adversarial_rows, class_frequency_curves, style
+from nngeom.book.report import Metrics, paper_value, reference, verdict_markdown
+from nngeom.core import data, stats
+from nngeom.core.attacks import LBFGS, distortion, make
+from nngeom.core.device import resolve_device, seeded_generator
+from nngeom.core.models import IMAGENET_ARCHS, WeightsUnavailable, imagenet_model
+from nngeom.core.validation import (
     check_bool,
     check_choice,
     check_float_list,

@@ -26,7 +26,7 @@
 # with $a_{i,s} = -\varepsilon\, \partial L / \partial \hat y_i$ and $b$ the initial output, which must be
 # the same for every input (a last layer of zeros). Nothing is approximated except the integral over
 # $t$. For a network with one hidden ReLU layer the integrand is piecewise linear in $t$, with kinks where
-# a hidden unit switches along the step; {func}`nngeom.kernels.path_kernel` finds those kinks and
+# a hidden unit switches along the step; {func}`nngeom.adversarial_neighborhoods.kernels.path_kernel` finds those kinks and
 # integrates exactly, so the kernel machine should match the network to rounding error. This page checks
 # that on the thesis' first example (Figures 20 and 21): two Gaussians with means
 # ({glue:text}`paper_mean_a_x:g`, {glue:text}`paper_mean_a_y:g`) and ({glue:text}`paper_mean_b_x:g`,
@@ -65,12 +65,12 @@ import torch
 from IPython.display import Markdown, display
 from torch import nn
 
-from nngeom import stats
-from nngeom.kernels import path_kernel, train_full_batch, zero_last_layer
-from nngeom.notebook import start_page
-from nngeom.report import paper_scale, paper_value, verdict_markdown
-from nngeom.toy import two_gaussians
-from nngeom.validation import check_positive, check_positive_int
+from nngeom.adversarial_neighborhoods.kernels import path_kernel, train_full_batch, zero_last_layer
+from nngeom.book.notebook import start_page
+from nngeom.book.report import paper_scale, paper_value, verdict_markdown
+from nngeom.core import stats
+from nngeom.core.toy import two_gaussians
+from nngeom.core.validation import check_positive, check_positive_int
 
 for name in ("n_per_class", "n_test", "hidden", "steps", "thesis_nodes", "n_ood"):
     check_positive_int(name, globals()[name])

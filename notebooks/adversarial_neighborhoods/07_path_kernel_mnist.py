@@ -18,7 +18,7 @@
 # it is applied as in the thesis' section 15.2: a fully connected ReLU network with one hidden layer,
 # trained on MNIST with cross-entropy by full-batch gradient descent, every step's weights kept. For ten
 # outputs the weights $a_{i,s}$ are vectors and each kernel value a $10 \times 10$ block (section 17.4);
-# {func}`nngeom.kernels.path_kernel` computes per-sample gradients and Jacobians with `torch.func`.
+# {func}`nngeom.adversarial_neighborhoods.kernels.path_kernel` computes per-sample gradients and Jacobians with `torch.func`.
 #
 # Three things are checked: that the kernel machine reproduces the network on test images (Figure 23);
 # which training image is nearest to a test image in kernel space and in pixel space (Figure 22); and the
@@ -60,15 +60,20 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from scipy.stats import t as student_t
 from torch import nn
 
-from scipy.stats import t as student_t
-
-from nngeom import data, stats
-from nngeom.kernels import kernel_matrix, path_kernel, self_kernel, train_full_batch, zero_last_layer
-from nngeom.notebook import start_page
-from nngeom.report import verdict_markdown
-from nngeom.validation import check_float_list, check_positive, check_positive_int
+from nngeom.adversarial_neighborhoods.kernels import (
+    kernel_matrix,
+    path_kernel,
+    self_kernel,
+    train_full_batch,
+    zero_last_layer,
+)
+from nngeom.book.notebook import start_page
+from nngeom.book.report import verdict_markdown
+from nngeom.core import data, stats
+from nngeom.core.validation import check_float_list, check_positive, check_positive_int
 
 for name in ("n_train", "n_test", "hidden", "steps", "thesis_nodes", "thesis_points", "n_neighbours", "x1_train",
              "x1_queries"):
@@ -173,7 +178,7 @@ display(pd.DataFrame(rows).set_index("rule").style.format({"largest error": "{:.
 # The thesis does not say how nearness in kernel space is measured. Two readings: the training image with
 # the largest kernel value (summed over steps, traced over the ten outputs), and the one at the smallest
 # kernel-induced distance $d(x, x_i)^2 = K(x, x) - 2K(x, x_i) + K(x_i, x_i)$ (the distance between the two
-# images' feature maps, {func}`nngeom.kernels.self_kernel`), each beside the training image nearest in
+# images' feature maps, {func}`nngeom.adversarial_neighborhoods.kernels.self_kernel`), each beside the training image nearest in
 # Euclidean distance. A raw kernel value grows with both images' gradients, so the first reading favours
 # training images with large gradients (much ink); the distance does not.
 

@@ -23,10 +23,10 @@
 #
 # The thesis does not name the network; here it is a zoo CNN of the C-Ch family of Part I (four 5 × 5
 # convolutions, max pooling, a 256-unit layer; the profile picks the width), whose initial weights are
-# rebuilt exactly from its training seed ({func}`nngeom.zoo.initial`). "The aggregated gradient" is read as
+# rebuilt exactly from its training seed ({func}`nngeom.core.zoo.initial`). "The aggregated gradient" is read as
 # the gradient of the mean cross-entropy over the evaluation images, so its component along the unit
 # direction is the slope of the loss curve per unit of weight distance
-# ({func}`nngeom.kernels.parameter_interpolation`).
+# ({func}`nngeom.adversarial_neighborhoods.kernels.parameter_interpolation`).
 
 # %% tags=["parameters"]
 profile = "default"          # which profile produced this page (set by the workflow)
@@ -45,11 +45,11 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, stats, zoo
-from nngeom.kernels import parameter_interpolation
-from nngeom.notebook import start_page
-from nngeom.report import paper_value, verdict_markdown
-from nngeom.validation import check_positive, check_positive_int
+from nngeom.adversarial_neighborhoods.kernels import parameter_interpolation
+from nngeom.book.notebook import start_page
+from nngeom.book.report import paper_value, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.validation import check_positive, check_positive_int
 
 n_eval = check_positive_int("n_eval", n_eval)
 n_t = check_positive_int("n_t", n_t)

@@ -27,7 +27,7 @@
 # and persistence is traced along the same paths (ANX-X3).
 #
 # Where the thesis is a sketch, the choices made here are stated where they are used: the wedge's
-# projection is solved exactly ({class}`nngeom.boundaries.Wedge`) since the thesis' derivation stops
+# projection is solved exactly ({class}`nngeom.adversarial_neighborhoods.boundaries.Wedge`) since the thesis' derivation stops
 # midway; its centerline is the wedge's bisector (the printed $\tan(\theta/2)$ lies outside the wedge it
 # defines); the "flat SVD" keeps the sample's Frobenius norm, as the text says it does.
 
@@ -70,14 +70,25 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, stats, zoo
-from nngeom.attacks import BIM, correctly_classified
-from nngeom.boundaries import (Orthant, Wedge, boundary_point, cvxpy_projection, degenerate_count, dominant_count, flat_svd,
-                               project_to_boundary, random_differences, sequential_projection, singular_values)
-from nngeom.notebook import start_page
-from nngeom.persistence import persistence_along_path
-from nngeom.report import paper_value, verdict_markdown
-from nngeom.validation import check_float_list, check_int_list, check_positive, check_positive_int
+from nngeom.adversarial_neighborhoods.boundaries import (
+    Orthant,
+    Wedge,
+    boundary_point,
+    cvxpy_projection,
+    degenerate_count,
+    dominant_count,
+    flat_svd,
+    project_to_boundary,
+    random_differences,
+    sequential_projection,
+    singular_values,
+)
+from nngeom.adversarial_neighborhoods.persistence import persistence_along_path
+from nngeom.book.notebook import start_page
+from nngeom.book.report import paper_value, verdict_markdown
+from nngeom.core import data, stats, zoo
+from nngeom.core.attacks import BIM, correctly_classified
+from nngeom.core.validation import check_float_list, check_int_list, check_positive, check_positive_int
 
 for name in ("orthant_dim", "orthant_samples", "cvxpy_points", "n_boundary", "boundary_samples", "n_pairs",
              "igsm_steps", "path_points", "orthant_draws"):
@@ -108,7 +119,7 @@ gen = torch.Generator().manual_seed(seed)
 # another, gives its nearest point in the orthant (Lemma 30.11). A tipped wedge's faces are not orthogonal
 # and the same sequence can land outside the wedge or too far away. {glue:text}`cvxpy_points` random points
 # in $\mathbb{R}^{n}$ per object, the sequential projection and the exact one
-# ({meth}`nngeom.boundaries.Wedge.project`: for a fixed first coordinate the constraints separate, and
+# ({meth}`nngeom.adversarial_neighborhoods.boundaries.Wedge.project`: for a fixed first coordinate the constraints separate, and
 # the remaining one-dimensional convex problem is solved exactly) against cvxpy's solution of the same
 # quadratic program.
 
@@ -195,7 +206,7 @@ metrics.value("wedge_dropped", found_wedge);
 # found by bisection: on the segment to the image's IGSM adversarial example (targeted at a random other
 # class, stopped at the first step that reaches it), and on the segment to a test image of another class.
 # Around each boundary point, {glue:text}`boundary_samples` samples with standard deviation
-# {glue:text}`sigma` (Gaussian, and the same draw made flat by {func}`nngeom.boundaries.flat_svd`) are
+# {glue:text}`sigma` (Gaussian, and the same draw made flat by {func}`nngeom.adversarial_neighborhoods.boundaries.flat_svd`) are
 # moved onto the boundary by bisecting towards the path's end of the other class, as in the thesis.
 # Four SVDs are read: of the projected samples themselves, as they are (the image on the boundary gives
 # a huge first value: their mean, by construction) and centred (does anything besides the image stand out

@@ -56,12 +56,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
-from nngeom.notebook import start_page
-from nngeom.report import verdict_markdown
-from nngeom.stats import all_of, equivalent
-from nngeom.units import label_purity, layer_activations, random_directions, top_images
-from nngeom.validation import check_choice, check_in_open_interval, check_int_list, check_positive_int
+from nngeom.book.notebook import start_page
+from nngeom.book.report import verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import all_of, equivalent
+from nngeom.core.validation import check_choice, check_in_open_interval, check_int_list, check_positive_int
+from nngeom.intriguing_properties.units import label_purity, layer_activations, random_directions, top_images
 
 check_choice("model_name", model_name, zoo.names())
 layers = check_int_list("layers", layers, minimum=1)

@@ -28,7 +28,7 @@
 # is replaced by Gaussian noise of the same length: if the models were merely fragile, noise would
 # hurt them too.
 #
-# The attack is `nngeom.attacks.LBFGS` (the same class as on the thesis' pages): one L-BFGS-B problem
+# The attack is `nngeom.core.attacks.LBFGS` (the same class as on the thesis' pages): one L-BFGS-B problem
 # per batch, a bisection on $\log c$ per image, and an image whose target is never reached counted as
 # a failure. Each image gets one target, drawn uniformly from the other classes.
 
@@ -56,14 +56,14 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
-from nngeom.attacks import distortion
-from nngeom.notebook import start_page
-from nngeom.plotting import adversarial_rows
-from nngeom.report import paper_value, verdict_markdown
-from nngeom.stats import all_of, interval_below, rate, rate_at_least, rate_below
-from nngeom.transfer import errors, lbfgs_adversarials, matched_noise
-from nngeom.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
+from nngeom.book.notebook import start_page
+from nngeom.book.plotting import adversarial_rows
+from nngeom.book.report import paper_value, verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.attacks import distortion
+from nngeom.core.stats import all_of, interval_below, rate, rate_at_least, rate_below
+from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
+from nngeom.intriguing_properties.transfer import errors, lbfgs_adversarials, matched_noise
 
 for name in models:
     check_choice("models", name, zoo.names())
@@ -101,7 +101,7 @@ metrics.value("close_threshold_multilayer", close_factor * paper_value("IPN-X2",
 # %% [markdown]
 # ```{admonition} What we did differently
 # - **Objective.** The summary writes the penalty as $c\,\|r\|$ and asks for the minimum $c$ that
-#   reaches the target. `nngeom.attacks.LBFGS` uses the squared norm $c\,\|r\|_2^2$ (smooth at
+#   reaches the target. `nngeom.core.attacks.LBFGS` uses the squared norm $c\,\|r\|_2^2$ (smooth at
 #   $r=0$; it traces the same family of minimisers, but its $c$ values are on another scale) and keeps
 #   the largest $c$ of a bisection on $\log c$ that still reaches the target. With the weight on the
 #   norm, a larger $c$ gives a smaller $r$; the smallest $c$ would give the largest perturbation, so we

@@ -31,7 +31,7 @@
 # examples, the baseline a transfer rate must beat.
 #
 # ```{admonition} What we did differently
-# - The examples come from `nngeom.attacks.LBFGS`, which minimises $c\,\|r\|_2^2 + \mathrm{CE}$ and
+# - The examples come from `nngeom.core.attacks.LBFGS`, which minimises $c\,\|r\|_2^2 + \mathrm{CE}$ and
 #   keeps the largest $c$ of its search that reaches the target (the smallest perturbation it finds);
 #   the summary writes $c\,\|r\|$ and the minimum $c$ (see the previous page).
 # - The summary gives no transfer rates and does not say that every pair of models transfers; we test
@@ -61,12 +61,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
-from nngeom.notebook import start_page
-from nngeom.report import verdict_markdown
-from nngeom.stats import all_of, paired_difference, rate_below
-from nngeom.transfer import errors, lbfgs_adversarials, matched_noise, sign_test, transfer_matrix
-from nngeom.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
+from nngeom.book.notebook import start_page
+from nngeom.book.report import verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import all_of, paired_difference, rate_below
+from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
+from nngeom.intriguing_properties.transfer import errors, lbfgs_adversarials, matched_noise, sign_test, transfer_matrix
 
 for name in cross_models + part_models:
     check_choice("cross_models / part_models", name, zoo.names())

@@ -32,7 +32,7 @@
 #   adversarials (each aimed at a random wrong class, labelled with its true class); every
 #   {glue:text}`pool_refresh_every` steps {glue:text}`pool_refresh:,` random training images are attacked
 #   with the current network and the successes overwrite random pool entries
-#   (`nngeom.adversarial_training.AdversarialPool`);
+#   (`nngeom.core.adversarial_training.AdversarialPool`);
 # * **adversarial pool (hidden layer k)**: the same, but the attack perturbs the output of hidden layer
 #   $k$, which sigmoid units keep in $[0,1]$, and the pool trains the layers above it.
 #
@@ -45,7 +45,7 @@
 # gaps the summary reports. A single run per recipe would measure only the test set's noise.
 #
 # ```{admonition} What we did differently
-# - The pool's adversarials come from `nngeom.attacks.LBFGS`, which minimises
+# - The pool's adversarials come from `nngeom.core.attacks.LBFGS`, which minimises
 #   $c\,\|r\|_2^2 + \mathrm{CE}$ and keeps the largest $c$ of its search that reaches the target; the
 #   summary writes $c\,\|r\|$ and the minimum $c$ (see the page on adversarial examples). The pool
 #   only needs examples that fool the network, and uses a shorter search than that page.
@@ -70,12 +70,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, zoo
-from nngeom.notebook import start_page
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import interval_below, non_inferior, rate, run_difference
-from nngeom.transfer import errors
-from nngeom.validation import check_choice, check_int_list, check_positive_int
+from nngeom.book.notebook import start_page
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import interval_below, non_inferior, rate, run_difference
+from nngeom.core.validation import check_choice, check_int_list, check_positive_int
+from nngeom.intriguing_properties.transfer import errors
 
 check_choice("decay_model", decay_model, zoo.names())
 check_choice("dropout_model", dropout_model, zoo.names())
@@ -164,7 +164,7 @@ display(comparison_table([
 # networks see the same test images, so this part comes from the per-image differences of the
 # run-averaged errors, the normal approximation behind McNemar's test). The 95 % interval adds the two
 # variances and uses Student's t with Welch-Satterthwaite degrees of freedom
-# (`nngeom.stats.run_difference`); with {glue:text}`training_runs` runs per recipe it is wide unless the
+# (`nngeom.core.stats.run_difference`); with {glue:text}`training_runs` runs per recipe it is wide unless the
 # gap is large against the run-to-run spread, and with one run it is unbounded. Each verdict has three
 # outcomes, and the criterion follows the size of the gap the paper reports:
 #

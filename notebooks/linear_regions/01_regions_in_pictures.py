@@ -24,7 +24,7 @@
 # On a plane through input space every region is a convex polygon, and the polygons can be found
 # exactly, with no grid: the first hidden layer's units each cut the plane along a line; on each piece,
 # the second layer's units are again affine, so they cut each piece along lines of their own; and so on
-# through the last layer ({func}`nngeom.planar.plane_regions`). This is the depth-wise exclusion the
+# through the last layer ({func}`nngeom.linear_regions.planar.plane_regions`). This is the depth-wise exclusion the
 # paper uses to describe a region (its Figure 2, LRG-F2). On every final polygon the logits are affine
 # too, and cutting by the lines where one logit overtakes another gives the classification regions.
 
@@ -44,14 +44,15 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, plotting, zoo
-from nngeom.notebook import start_page
-from nngeom.planar import plane_regions, plane_through
-from nngeom.region_studies import abs_deviations
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import compare_samples, exact
-from nngeom.toy import toy_tensors
-from nngeom.validation import check_int_list, check_positive
+from nngeom.book import plotting
+from nngeom.book.notebook import start_page
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import compare_samples, exact
+from nngeom.core.toy import toy_tensors
+from nngeom.core.validation import check_int_list, check_positive
+from nngeom.linear_regions.planar import plane_regions, plane_through
+from nngeom.linear_regions.studies import abs_deviations
 
 slice_classes = check_int_list("slice_classes", slice_classes, minimum=0)
 if len(slice_classes) != 3 or len(set(slice_classes)) != 3 or max(slice_classes) > 9:
@@ -70,7 +71,7 @@ TITLES = {"vanilla": "vanilla", "bn": "BN", "dropout": "dropout"}
 #
 # The paper's Appendix A trains three 3 x 10 ReLU networks on a two-class toy set of two interleaved
 # spirals and reports that all three classify it perfectly. It shows the data but not how they were
-# made; ours ({func}`nngeom.toy.two_spirals`) are 1.5 turns each with a little Gaussian jitter, 2 x 2,000
+# made; ours ({func}`nngeom.core.toy.two_spirals`) are 1.5 turns each with a little Gaussian jitter, 2 x 2,000
 # training and 2 x 500 test points.
 
 # %%

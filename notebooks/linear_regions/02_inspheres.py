@@ -32,9 +32,9 @@
 # * **adversarial**: the same on the segment to a PGD adversarial example {cite}`madry2018towards`.
 #
 # How this page computes them: regions are composed layer by layer in float64
-# ({func}`nngeom.regions.region_constraints`); the last point of the test image's class on a segment is
-# found exactly, by walking the segment region by region ({func}`nngeom.regions.last_point_of_class`);
-# each inradius is an exact LP solved by row generation with HiGHS ({func}`nngeom.polytope.chebyshev_ball`),
+# ({func}`nngeom.linear_regions.regions.region_constraints`); the last point of the test image's class on a segment is
+# found exactly, by walking the segment region by region ({func}`nngeom.linear_regions.regions.last_point_of_class`);
+# each inradius is an exact LP solved by row generation with HiGHS ({func}`nngeom.solvers.polytope.chebyshev_ball`),
 # in `workers` processes at once. The LPs set the page's scale (the time per LP this run took is at the
 # end of the page), so the default profile uses 25 test points per network (450 LPs) and the paper
 # profile 1,000, the count the paper gives for its later sections.
@@ -60,12 +60,28 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom import data, plotting, zoo
-from nngeom.notebook import start_page
-from nngeom.region_studies import CATEGORIES, abs_deviations, bootstrap_interval, class_means, inradii, region_sample
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import all_of, compare_samples, equivalent, fraction_of, interval_below, ks_distance, paired_difference
-from nngeom.validation import check_positive, check_positive_int
+from nngeom.book import plotting
+from nngeom.book.notebook import start_page
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import (
+    all_of,
+    compare_samples,
+    equivalent,
+    fraction_of,
+    interval_below,
+    ks_distance,
+    paired_difference,
+)
+from nngeom.core.validation import check_positive, check_positive_int
+from nngeom.linear_regions.studies import (
+    CATEGORIES,
+    abs_deviations,
+    bootstrap_interval,
+    class_means,
+    inradii,
+    region_sample,
+)
 
 n_points = check_positive_int("n_points", n_points)
 workers = check_positive_int("workers", workers)

@@ -31,7 +31,7 @@
 #
 # One region is an anecdote, so besides the paper's pictures this page summarizes the angle matrices of
 # {glue:text}`n_points` manifold regions per network by the mean of $|\cos\angle(w_i, w_j)|$ within and
-# between layers (0: mutually orthogonal walls, 1: parallel ones; {func}`nngeom.regions.layer_coherence`)
+# between layers (0: mutually orthogonal walls, 1: parallel ones; {func}`nngeom.linear_regions.regions.layer_coherence`)
 # and tests the paper's statements on them.
 
 # %% tags=["parameters"]
@@ -53,13 +53,14 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from nngeom import zoo
-from nngeom.polytope import redundant_rows
-from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page
-from nngeom.regions import hyperplane_angles, layer_coherence, region_constraints
-from nngeom.report import verdict_markdown
-from nngeom.stats import all_of, compare_samples, fraction_of, interval_above, paired_difference, rate_at_least
-from nngeom.validation import check_nonnegative_int, check_positive_int
+from nngeom.book.pages import open_table1_page
+from nngeom.book.report import verdict_markdown
+from nngeom.core import zoo
+from nngeom.core.stats import all_of, compare_samples, fraction_of, interval_above, paired_difference, rate_at_least
+from nngeom.core.validation import check_nonnegative_int, check_positive_int
+from nngeom.linear_regions.regions import hyperplane_angles, layer_coherence, region_constraints
+from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS
+from nngeom.solvers.polytope import redundant_rows
 
 n_points = check_positive_int("n_points", n_points)
 small_points = check_positive_int("small_points", small_points)
@@ -184,7 +185,7 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item == "LRG-F4"]))
 # A wall is redundant when removing it leaves the region (within the pixel box) unchanged. The paper's
 # test for wall $k$ minimizes $w_k^\top x + b_k$ over all other walls, the box and the loosened wall
 # $w_k^\top x + b_k \ge -1$; the wall is redundant iff the minimum is $\ge 0$, and is then removed before
-# the next test (eq. 18). {func}`nngeom.polytope.redundant_rows` reaches the same verdicts with fewer and
+# the next test (eq. 18). {func}`nngeom.solvers.polytope.redundant_rows` reaches the same verdicts with fewer and
 # smaller LPs: a ray from a point inside the region leaves it through a facet, so cheap rays prove most
 # facets, and each remaining wall's LP starts from a small working set of walls and adds those its
 # optimum violates (the unit tests check the answers against the paper's sequential LPs).

@@ -31,17 +31,17 @@
 # * **The program.** $\log p_t$ and $\psi_t = z_t - \log\sum_{j \ne t} e^{z_j}$ have the same maximisers
 #   ($\log p_t = -\mathrm{softplus}(-\psi_t)$), and $\psi_t$ stays well scaled where $p_t$ is within
 #   $10^{-12}$ of 1, where the paper's objective is flat (cvxpy reports an inaccurate answer there). Each
-#   program is solved by a dense interior-point method ({mod}`nngeom.interior_point`, tested against
+#   program is solved by a dense interior-point method ({mod}`nngeom.solvers.interior_point`, tested against
 #   cvxpy's exponential cone); the region is built exactly, 3,072 inequalities plus the box.
 # * **Which $x^t$.** Eq. (6) fixes the logits at the optimum but not always the point: on these regions
 #   the maximisers can fill a face of hundreds of dimensions, and the distortion then depends on the
-#   solver. We take the maximiser **nearest to $x^*$** ({func}`nngeom.class_regions.nearest_most_likely_point`),
+#   solver. We take the maximiser **nearest to $x^*$** ({func}`nngeom.linear_regions.class_regions.nearest_most_likely_point`),
 #   which is well defined; for the first `central_points` test images we also give the one nearest to the
 #   middle of the box (mid-grey), to show how much the choice matters (Table 2 below gives both).
 # * **The count.** "$x^t$ is classified as $t$" (the paper's test) can miss a class that does win on part
 #   of the region, since $x^t$ maximises a soft margin. Whether class $t$ wins anywhere in the region is
 #   exactly the sign of a linear program (the largest hard margin,
-#   {func}`nngeom.class_regions.class_margin`); both counts are reported.
+#   {func}`nngeom.linear_regions.class_regions.class_margin`); both counts are reported.
 
 # %% tags=["parameters"]
 profile = "default"          # which profile produced this page (set by the workflow)
@@ -64,10 +64,11 @@ import torch
 from IPython.display import display
 from matplotlib.patches import Patch
 
-from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, class_region_study, logit_gradients, open_table1_page
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import all_of, compare_samples, exact, rate_at_least
-from nngeom.validation import check_nonnegative_int, check_positive_int
+from nngeom.book.pages import open_table1_page
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core.stats import all_of, compare_samples, exact, rate_at_least
+from nngeom.core.validation import check_nonnegative_int, check_positive_int
+from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS, class_region_study, logit_gradients
 
 n_points = check_positive_int("n_points", n_points)
 central_points = check_nonnegative_int("central_points", central_points)

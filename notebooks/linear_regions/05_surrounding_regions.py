@@ -25,10 +25,10 @@
 # that the regions' decision directions stay highly similar to the centre's, and that BN lowers that
 # similarity a little.
 #
-# Here every segment is walked exactly, region by region ({func}`nngeom.regions.walk_lines`: on the
+# Here every segment is walked exactly, region by region ({func}`nngeom.linear_regions.regions.walk_lines`: on the
 # current region each pre-activation is affine in $\beta$, so the next crossing is found in closed
 # form), so no thin region between two samples is missed; regions are told apart by their activation
-# patterns ({func}`nngeom.region_studies.surrounding_regions`). The segments are not clipped to the
+# patterns ({func}`nngeom.linear_regions.studies.surrounding_regions`). The segments are not clipped to the
 # pixel box (the paper does not say that it clips them).
 
 # %% tags=["parameters"]
@@ -48,10 +48,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from nngeom.region_studies import MNIST_BOX, RATES, VARIANTS, open_table1_page, point_medians, surrounding_regions
-from nngeom.report import verdict_markdown
-from nngeom.stats import all_of, compare_samples, fraction_of, rate_at_least
-from nngeom.validation import check_positive, check_positive_int
+from nngeom.book.pages import open_table1_page
+from nngeom.book.report import verdict_markdown
+from nngeom.core.stats import all_of, compare_samples, fraction_of, rate_at_least
+from nngeom.core.validation import check_positive, check_positive_int
+from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS, point_medians, surrounding_regions
 
 n_points = check_positive_int("n_points", n_points)
 n_directions = check_positive_int("n_directions", n_directions)

@@ -53,7 +53,6 @@ workers = 1                  # processes solving the LPs and programs
 # %%
 import time
 from itertools import combinations
-from typing import Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -62,14 +61,23 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.patches import Patch
 
-from nngeom import data, plotting, zoo
-from nngeom.notebook import start_page
-from nngeom.region_studies import (CATEGORIES, VARIANTS, bootstrap_interval, class_region_study, inradii, point_medians,
-                                   region_sample, surrounding_regions)
-from nngeom.regions import block_coherence, layer_coherence, region_constraints
-from nngeom.report import comparison_table, paper_value, verdict_markdown
-from nngeom.stats import all_of, compare_samples, equivalent, interval_below, paired_difference, rate_at_least
-from nngeom.validation import check_bool, check_nonnegative_int, check_positive, check_positive_int
+from nngeom.book import plotting
+from nngeom.book.notebook import start_page
+from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core import data, zoo
+from nngeom.core.stats import all_of, compare_samples, equivalent, interval_below, paired_difference, rate_at_least
+from nngeom.core.validation import check_bool, check_nonnegative_int, check_positive, check_positive_int
+from nngeom.linear_regions.regions import block_coherence, layer_coherence, region_constraints
+from nngeom.linear_regions.studies import (
+    CATEGORIES,
+    VARIANTS,
+    bootstrap_interval,
+    class_region_study,
+    inradii,
+    point_medians,
+    region_sample,
+    surrounding_regions,
+)
 
 check_bool("stand_in", stand_in)
 for name in ("n_points", "angle_points", "surround_points", "n_directions", "pgd_steps", "workers"):
@@ -113,7 +121,7 @@ if run and not on_cifar:
                      "numbers are printed beside ours for orientation only, and every verdict is a verdict on the stand-in."))
 
 
-def record(item: str, scale: Optional[dict] = None, gaps: tuple = (), note: str = "") -> None:
+def record(item: str, scale: dict | None = None, gaps: tuple = (), note: str = "") -> None:
     """The item's record: the data set actually used (a stand-in shows as such on the scoreboard)."""
     metrics.item(item, data=DATA_NAME, scale=scale, gaps=gaps,
                  note=note + ("" if on_cifar else "; Fashion-MNIST stand-in for CIFAR-10"))
@@ -219,7 +227,7 @@ if run:
 # ## Hyperplane directions (LRG-F10)
 #
 # For all pairs of hyperplane directions of the first test image's region, $|\cos|$ of their angle,
-# averaged over blocks of consecutive units ({func}`nngeom.regions.block_coherence`; the whole matrix has
+# averaged over blocks of consecutive units ({func}`nngeom.linear_regions.regions.block_coherence`; the whole matrix has
 # 85 million entries on the stand-in, 157 million on CIFAR-10); white lines separate the layers. Block
 # means of the angle itself would all sit near 90 degrees, since most pairs of convolutional units look at
 # disjoint pixels (the paper's Figure 10 is mostly orthogonal for that reason). Below, the mean $|\cos|$

@@ -57,8 +57,9 @@ def main(argv=None) -> int:
         keys = sorted(set().union(*per_run))
         verdicts: dict[str, dict] = {}
         # unpinned by hand (a claim near its threshold even where the runs agree) stays unpinned
-        unpinned: dict[str, str] = {k: v for k, v in spec.get("unpinned", {}).items()
-                                    if not v.startswith("outcome differs")}
+        unpinned: dict[str, str] = {
+            k: v for k, v in spec.get("unpinned", {}).items() if not v.startswith("outcome differs")
+        }
         for key in keys:
             if key in unpinned:
                 continue
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
                 verdicts.setdefault(item, {})[claim] = seen[0]
             else:
                 unpinned[key] = "outcome differs across CPU configurations: " + ", ".join(
-                    word.get(s, str(s)) for s in seen)
+                    word.get(s, str(s)) for s in seen
+                )
         statuses = [{k: v["status"] for k, v in r[page].get("items", {}).items()} for r in runs]
         if all(st == statuses[0] for st in statuses):
             spec["items"] = statuses[0]
@@ -82,8 +84,9 @@ def main(argv=None) -> int:
         for key, why in unpinned.items():
             print(f"UNPINNED {page} {key}: {why}")
         for name, vspec in spec.get("values", {}).items():
-            got = [r[page]["values"].get(name) for r in runs] + [o.get(page, {}).get("values", {}).get(name)
-                                                                 for o in observed]
+            got = [r[page]["values"].get(name) for r in runs] + [
+                o.get(page, {}).get("values", {}).get(name) for o in observed
+            ]
             got = [g for g in got if g is not None]
             if "equals" in vspec:
                 bad = [g for g in got if g != vspec["equals"]]
@@ -95,8 +98,10 @@ def main(argv=None) -> int:
                     spread = max(nums) - min(nums)
                     worst = max(abs(g - vspec["value"]) for g in nums)
                     flag = "OUTSIDE" if worst > vspec["abs"] else "ok"
-                    print(f"value {page} {name}: spread {spread:.3g}, worst |dev| {worst:.3g}, tolerance "
-                          f"{vspec['abs']:g} [{flag}]")
+                    print(
+                        f"value {page} {name}: spread {spread:.3g}, worst |dev| {worst:.3g}, tolerance "
+                        f"{vspec['abs']:g} [{flag}]"
+                    )
     if args.write:
         EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
         print(f"wrote {EXPECTED}")

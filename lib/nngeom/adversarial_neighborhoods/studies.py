@@ -1,0 +1,110 @@
+"""Experiment protocols shared by several pages: attack a sample, then measure both sides of it.
+
+These are the steps the thesis repeats for every network (Table 1, Figures 10 and 14-16, Table 2):
+pick images the network gets right, attack them, and estimate the gamma-persistence of the natural
+images and of the successful adversarial examples. Keeping the protocol here means every page runs it
+the same way and a page only chooses the network, the attack and the counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nngeom.adversarial_neighborhoods.persistence import persistence
+from nngeom.core.attacks import Attack, distortion, succeeded
+
+__all__ = ["PersistenceStudy", "natural_vs_adversarial"]
+
+
+@dataclass
+class PersistenceStudy:
+    """Result of :func:`natural_vs_adversarial` (arrays are numpy, one entry per image)."""
+
+    persistence_natural: np.ndarray
+    persistence_adversarial: np.ndarray  # successful attacks only
+    distortion: np.ndarray  # successful attacks only
+    success: np.ndarray  # per attempted attack
+    attack_seconds: float
+    persistence_seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.mean()) if len(self.success) else float("nan")
+
+    def summary(self) -> dict:
+        """Means and medians, the way the thesis' tables aggregate."""
+
+        def stat(f, a):
+            return float(f(a)) if len(a) else float("nan")
+
+        return {
+            "attempts": int(len(self.success)),
+            "success rate": self.success_rate,
+            "mean distortion": stat(np.mean, self.distortion),
+            "mean persistence (natural)": stat(np.mean, self.persistence_natural),
+            "mean persistence (adversarial)": stat(np.mean, self.persistence_adversarial),
+            "median persistence (natural)": stat(np.median, self.persistence_natural),
+            "median persistence (adversarial)": stat(np.median, self.persistence_adversarial),
+        }
+
+
+def natural_vs_adversarial(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    attack: Attack,
+    gamma: float = 0.7,
+    n_samples: int = 1000,
+    generator: torch.Generator | None = None,
+    natural_images: Tensor | None = None,
+    natural_persistence: np.ndarray | None = None,
+    **persistence_kwargs,
+) -> PersistenceStudy:
+    """Attack ``images`` (``labels`` are targets for a targeted attack, true classes otherwise) and estimate
+    the gamma-persistence of the natural images and of the adversarial examples that succeeded.
+
+    ``natural_images`` defaults to the attacked originals; pass the natural sample explicitly when the
+    batch repeats images (nine targets per image, say). ``natural_persistence``, when given, is used
+    instead of estimating it again (several attacks on the same images). Other keyword arguments go to
+    :func:`nngeom.adversarial_neighborhoods.persistence.persistence`.
+    """
+    dev = next(model.parameters()).device
+    t0 = time.perf_counter()
+    x_adv = attack(images.to(dev), labels.to(dev)).cpu()
+    attack_seconds = time.perf_counter() - t0
+    ok = succeeded(model, x_adv, labels, attack.targeted)
+    nat = images if natural_images is None else natural_images
+    t0 = time.perf_counter()
+    if natural_persistence is not None:
+        p_nat = np.asarray(natural_persistence)
+    else:
+        p_nat = (
+            persistence(model, nat.to(dev), gamma=gamma, n_samples=n_samples, generator=generator, **persistence_kwargs)
+            .cpu()
+            .numpy()
+        )
+    if ok.any():
+        p_adv = (
+            persistence(
+                model, x_adv[ok].to(dev), gamma=gamma, n_samples=n_samples, generator=generator, **persistence_kwargs
+            )
+            .cpu()
+            .numpy()
+        )
+    else:
+        p_adv = np.zeros(0)
+    persistence_seconds = time.perf_counter() - t0
+    return PersistenceStudy(
+        persistence_natural=p_nat,
+        persistence_adversarial=p_adv,
+        distortion=distortion(images.cpu(), x_adv)[ok].numpy(),
+        success=ok.numpy(),
+        attack_seconds=attack_seconds,
+        persistence_seconds=persistence_seconds,
+    )

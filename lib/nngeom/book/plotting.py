@@ -1,0 +1,208 @@
+"""Plotting helpers shared by the notebooks: one style, and the geometric figures of the papers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "style",
+    "wedge_3d",
+    "image_grid",
+    "adversarial_rows",
+    "class_frequency_curves",
+    "linear_regions",
+    "class_regions",
+]
+
+
+def style() -> None:
+    """The book's matplotlib style: readable at page width, no chart junk."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+            "legend.frameon": False,
+        }
+    )
+
+
+def wedge_3d(ax, k: int, d: float = 1.0, extent: float = 2.0) -> None:
+    """Draw the boundary sheets of ``W_k^3`` and a point at distance ``d`` from each (thesis Figure 7).
+
+    Sheet ``i`` is the part of the plane ``x_i = 0`` where the other constrained coordinates are >= 0.
+    Dashed segments show the shortest distance from the point to each sheet.
+    """
+    if k not in (1, 2, 3):
+        raise ValueError(f"parameter 'k' must be 1, 2 or 3 for a 3-D picture, got {k!r}")
+    colors = ["tab:blue", "tab:orange", "tab:green"]
+    grid = np.linspace(0, extent, 2)
+    full = np.linspace(-extent, extent, 2)
+    point = np.array([d if i < k else 0.0 for i in range(3)])
+    for i in range(k):
+        # the two free coordinates of sheet i: constrained ones range over [0, extent], free ones over [-extent, extent]
+        others = [j for j in range(3) if j != i]
+        ranges = [grid if j < k else full for j in others]
+        u, v = np.meshgrid(*ranges)
+        coords = [None, None, None]
+        coords[i] = np.zeros_like(u)
+        coords[others[0]], coords[others[1]] = u, v
+        ax.plot_surface(*coords, color=colors[i], alpha=0.35, linewidth=0, shade=False)
+        foot = point.copy()
+        foot[i] = 0.0
+        ax.plot(*zip(point, foot), "k--", linewidth=1)
+    ax.scatter(*point, color="black", s=25, depthshade=False)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_zlim(-extent, extent)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_zlabel("$x_3$")
+    ax.set_title(f"$W_{k}^3$")
+
+
+def image_grid(
+    images: np.ndarray,
+    nrow: int,
+    titles: Sequence[str] | None = None,
+    cmap: str = "gray",
+    row_labels: Sequence[str] | None = None,
+    scale: float = 1.0,
+):
+    """Show ``images`` (``[N, H, W]`` or ``[N, H, W, 3]``, values in [0, 1]) in a grid with ``nrow`` rows."""
+    n = len(images)
+    ncol = int(np.ceil(n / nrow))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(scale * ncol, scale * nrow), squeeze=False)
+    for idx, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if idx < n:
+            ax.imshow(images[idx], cmap=cmap if images[idx].ndim == 2 else None, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(titles[idx], fontsize=7)
+    if row_labels is not None:
+        for r, label in enumerate(row_labels):
+            axes[r, 0].text(-0.1, 0.5, label, transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def adversarial_rows(
+    original: np.ndarray, adversarial: np.ndarray, labels: Sequence[str], magnify: float = 1.0, scale: float = 1.3
+):
+    """One row per example: original, perturbation (grey = 0, magnified ``magnify`` times), adversarial.
+
+    Arrays are ``[N, H, W]`` in [0, 1]; ``labels`` name each row (e.g. the target and the distortion).
+    The perturbation is drawn as ``0.5 + magnify * (adversarial - original)``, clipped to [0, 1], the way
+    Szegedy et al. and the thesis show it.
+    """
+    n = len(original)
+    fig, axes = plt.subplots(n, 3, figsize=(3 * scale + 1.6, n * scale), squeeze=False)
+    heads = ("original", "perturbation" + (f" (x{magnify:g})" if magnify != 1 else ""), "adversarial")
+    for r in range(n):
+        pert = np.clip(0.5 + magnify * (adversarial[r] - original[r]), 0, 1)
+        for c, img in enumerate((original[r], pert, adversarial[r])):
+            ax = axes[r, c]
+            ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(heads[c], fontsize=8)
+        axes[r, 0].set_ylabel(labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def class_frequency_curves(
+    ax,
+    sigmas: np.ndarray,
+    frequencies: np.ndarray,
+    natural: int,
+    adversarial: int | None = None,
+    class_names: Sequence[str] | None = None,
+    legend: bool = True,
+) -> None:
+    """The thesis' class-frequency plot (Figures 9, 11, 13, 17): one curve per class against sigma.
+
+    The natural image's class is black, the adversarial class red, every other class that reaches 5 % at
+    some sigma a thin coloured line (the rest are omitted to keep the plot readable).
+    """
+    names = list(class_names) if class_names is not None else [str(i) for i in range(frequencies.shape[1])]
+    cmap = plt.get_cmap("tab10")
+    for c in range(frequencies.shape[1]):
+        f = frequencies[:, c]
+        if c == natural:
+            ax.plot(sigmas, f, color="black", lw=2.2, label=f"{names[c]} (natural class)")
+        elif c == adversarial:
+            ax.plot(sigmas, f, color="red", lw=2.2, label=f"{names[c]} (adversarial class)")
+        elif f.max() >= 0.05:
+            ax.plot(sigmas, f, color=cmap(c % 10), lw=0.9, alpha=0.8, label=names[c])
+    ax.set_xlabel(r"$\sigma$")
+    ax.set_ylabel("fraction of samples")
+    ax.set_ylim(-0.02, 1.02)
+    if legend:
+        ax.legend(fontsize=7, ncol=2)
+
+
+def linear_regions(
+    ax,
+    polygons: Sequence[np.ndarray],
+    values: np.ndarray | None = None,
+    cmap: str = "viridis",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    edgecolor: str = "0.45",
+    linewidth: float = 0.3,
+    highlight: int | None = None,
+):
+    """Fill the polygons of a partition (e.g. :class:`nngeom.linear_regions.planar.PlaneRegions`) by ``values`` (the
+    activation rate) with thin grey edges, the transition boundaries; ``highlight`` outlines one region.
+    Returns the collection (for a colour bar)."""
+    from matplotlib.collections import PolyCollection
+
+    coll = PolyCollection(
+        list(polygons),
+        array=values,
+        cmap=cmap,
+        edgecolors=edgecolor,
+        linewidths=linewidth,
+        facecolors="none" if values is None else None,
+    )
+    if values is not None:
+        coll.set_clim(vmin, vmax)
+    ax.add_collection(coll)
+    if highlight is not None:
+        ax.add_collection(
+            PolyCollection([polygons[highlight]], facecolors="tab:red", alpha=0.6, edgecolors="k", linewidths=1.0)
+        )
+    _plane_axes(ax, polygons)
+    return coll
+
+
+def class_regions(ax, cells: Sequence[tuple[np.ndarray, int]], n_classes: int, cmap: str = "tab10") -> None:
+    """Fill classification cells ``(polygon, class)`` by class colour, with no edges inside a class."""
+    from matplotlib.collections import PolyCollection
+
+    colours = plt.get_cmap(cmap)(np.arange(n_classes) % plt.get_cmap(cmap).N)
+    polys = [p for p, _ in cells]
+    # edges in the face colour, wide enough to close the anti-aliasing seams between cells of one class
+    ax.add_collection(
+        PolyCollection(polys, facecolors=[colours[c] for _, c in cells], edgecolors="face", linewidths=0.6)
+    )
+    _plane_axes(ax, polys)
+
+
+def _plane_axes(ax, polygons: Sequence[np.ndarray]) -> None:
+    pts = np.concatenate(list(polygons))
+    ax.set_xlim(pts[:, 0].min(), pts[:, 0].max())
+    ax.set_ylim(pts[:, 1].min(), pts[:, 1].max())
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set_xticks([])
+    ax.set_yticks([])
