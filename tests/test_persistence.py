@@ -15,13 +15,13 @@ from nngeom.adversarial_neighborhoods.persistence import (
     first_sigma_below,
     persistence,
     persistence_along_path,
-    predict,
     stability,
     wedge_classifier,
     wedge_monte_carlo,
     wedge_persistence,
     wedge_stability,
 )
+from nngeom.core.device import predict
 from nngeom.core.validation import ParameterError
 
 

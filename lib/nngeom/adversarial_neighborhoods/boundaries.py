@@ -30,7 +30,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.device import predict
 from nngeom.core.validation import check_positive, check_positive_int
+
+# points classified per forward pass by the boundary searches
+_BATCH = 4096
 
 __all__ = [
     "Orthant",
@@ -215,11 +219,6 @@ def parallel_crossing(wedge: Wedge, t: Tensor, eps: float) -> Tensor:
     return x
 
 
-def _predict(model: nn.Module, x: Tensor, batch: int = 4096) -> Tensor:
-    with torch.no_grad():
-        return torch.cat([model(c).argmax(1) for c in x.split(batch)])
-
-
 @dataclass
 class BoundaryPoints:
     """Points found by bisection: ``x`` [m, ...] the last point of the start's class, ``x_other`` the first
@@ -248,7 +247,7 @@ def boundary_point(model: nn.Module, a: Tensor, b: Tensor, tol: float = 1e-6, ma
     tol = check_positive("tol", tol)
     if a.shape != b.shape:
         raise ValueError(f"parameters 'a' and 'b' must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    ca, cb = _predict(model, a), _predict(model, b)
+    ca, cb = predict(model, a, _BATCH), predict(model, b, _BATCH)
     same = ca == cb
     if same.any():
         raise ValueError(
@@ -264,12 +263,12 @@ def boundary_point(model: nn.Module, a: Tensor, b: Tensor, tol: float = 1e-6, ma
         if bool(((hi - lo) * length <= tol).all()):
             break
         mid = (lo + hi) / 2
-        c = _predict(model, a + mid.to(a.dtype).reshape(view) * d)
+        c = predict(model, a + mid.to(a.dtype).reshape(view) * d, _BATCH)
         keep = c == ca
         lo, hi = torch.where(keep, mid, lo), torch.where(keep, hi, mid)
     x_lo = a + lo.to(a.dtype).reshape(view) * d
     x_hi = a + hi.to(a.dtype).reshape(view) * d
-    return BoundaryPoints(x_lo, x_hi, ca, _predict(model, x_hi), (lo + hi) / 2)
+    return BoundaryPoints(x_lo, x_hi, ca, predict(model, x_hi, _BATCH), (lo + hi) / 2)
 
 
 def project_to_boundary(
@@ -279,10 +278,10 @@ def project_to_boundary(
     thesis' interpolation, section 31): a sample of ``parent_a``'s class goes towards ``parent_b`` and
     any other towards ``parent_a``. ``parent_a`` and ``parent_b`` are single inputs (no batch dimension)
     of different classes."""
-    pa, pb = _predict(model, torch.stack([parent_a, parent_b]))
+    pa, pb = predict(model, torch.stack([parent_a, parent_b]), _BATCH)
     if pa == pb:
         raise ValueError("parameters 'parent_a' and 'parent_b' are classified alike")
-    c = _predict(model, samples)
+    c = predict(model, samples, _BATCH)
     target = torch.where((c == pa).reshape((-1,) + (1,) * (samples.ndim - 1)), parent_b, parent_a)
     return boundary_point(model, samples, target, tol=tol)
 

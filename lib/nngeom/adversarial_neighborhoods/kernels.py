@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, jacrev, vmap
 from tqdm.auto import tqdm
 
+from nngeom.core.device import eval_mode
 from nngeom.core.io import atomic_path, atomic_write_json
 from nngeom.core.validation import check_choice, check_positive, check_positive_int
 
@@ -128,8 +129,10 @@ class Trajectory:
         return out
 
     def forward(self, flat: Tensor, x: Tensor) -> Tensor:
-        """Outputs [n, K] of the model with flattened weights ``flat`` on inputs ``x`` [n, ...]."""
-        out = functional_call(self.model, self.unflatten(flat), (x,))
+        """Outputs [n, K] of the model with flattened weights ``flat`` on inputs ``x`` [n, ...], in eval mode
+        (the model's own mode is restored)."""
+        with eval_mode(self.model):
+            out = functional_call(self.model, self.unflatten(flat), (x,))
         return out.reshape(out.shape[0], -1)
 
     def outputs(self, s: int, x: Tensor, batch: int = 4096) -> Tensor:
@@ -177,7 +180,6 @@ def train_full_batch(
     steps = check_positive_int("steps", steps)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"parameters 'x' and 'y' must be non-empty and of equal length, got {len(x)} and {len(y)}")
-    model.eval()
     names, shapes, w0 = _flat(model)
     scale = 1.0 if reduction == "sum" else 1.0 / len(x)
     traj = Trajectory(model, names, shapes, torch.empty(0), x, y, loss, float(lr), scale)
@@ -603,7 +605,6 @@ def parameter_interpolation(
     names1, _, w1 = _flat(end)
     if names != names1 or w0.shape != w1.shape:
         raise ValueError("parameters 'start' and 'end' must be the same architecture")
-    end.eval()
     traj = Trajectory(end, names, shapes, torch.stack([w0, w1]), x, y, loss, 1.0, 1.0)
     direction = w1 - w0
     distance = float(direction.norm())

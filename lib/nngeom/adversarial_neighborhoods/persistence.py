@@ -21,10 +21,10 @@ import warnings
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.device import default_batch_size, model_device, predict
 from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
 
 __all__ = [
-    "predict",
     "stability",
     "class_frequencies",
     "first_sigma_below",
@@ -38,37 +38,6 @@ __all__ = [
 ]
 
 SigmaLike = float | Tensor
-
-# Number of input elements (samples x features) sent through the model in one forward pass when the
-# caller does not say. On a GPU, about 64 MiB of float32 input keeps it busy. On a CPU, chunks that
-# stay in cache are faster (bench/run.py measured 2-3x on an MNIST MLP between 256 and 65,536 rows).
-_DEFAULT_ELEMENTS_PER_BATCH = {"cuda": 1 << 24, "cpu": 1 << 18}
-
-
-def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return fallback
-
-
-def _default_batch_size(x: Tensor, device: torch.device | None = None) -> int:
-    per_point = max(1, x[0].numel())
-    kind = (device or x.device).type
-    return max(1, _DEFAULT_ELEMENTS_PER_BATCH.get(kind, 1 << 24) // per_point)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch_size: int | None = None) -> Tensor:
-    """Class (argmax of the logits) of every point of ``x`` (shape ``[N, ...]``), as ``LongTensor[N]``."""
-    if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"x must be a non-empty batch with shape [N, ...], got shape {tuple(x.shape)}")
-    device = _model_device(model, x.device)
-    batch_size = batch_size or _default_batch_size(x, device)
-    check_positive_int("batch_size", batch_size)
-    out = [model(chunk.to(device)).argmax(dim=1) for chunk in x.split(batch_size)]
-    return torch.cat(out).to(x.device)
 
 
 def _as_sigma_vector(sigma: SigmaLike, n: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -139,7 +108,7 @@ def _noisy_predictions(
     """
     sampler = _first_layer_sampler(model, xs) if sample_first_layer else None
     if batch_size is None:
-        batch_size = _default_batch_size(xs if sampler is None else sampler[0], xs.device)
+        batch_size = default_batch_size(xs if sampler is None else sampler[0], xs.device)
     if sampler is not None:
         pre, factor_t, rest = sampler
     feature_shape = xs.shape[1:]
@@ -194,7 +163,7 @@ def stability(
     check_positive_int("n_samples", n_samples)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch with shape [N, ...], got shape {tuple(x.shape)}")
-    device = _model_device(model, x.device)
+    device = model_device(model, x.device)
     n_points = x.shape[0]
     xs = x.to(device)
     s = _as_sigma_vector(sigma, n_points, device, xs.dtype)
@@ -231,7 +200,7 @@ def class_frequencies(
     A sigma of 0 gives the class of ``x`` itself. ``sample_first_layer`` as in :func:`stability`.
     """
     check_positive_int("n_samples", n_samples)
-    device = _model_device(model, x.device)
+    device = model_device(model, x.device)
     point = x.to(device)
     if point.ndim >= 1 and point.shape[0] == 1:
         point = point[0]
@@ -356,7 +325,7 @@ def persistence(
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch with shape [N, ...], got shape {tuple(x.shape)}")
 
-    device = _model_device(model, x.device)
+    device = model_device(model, x.device)
     xs = x.to(device)
     n = xs.shape[0]
     if classes is None:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from nngeom.adversarial_neighborhoods.persistence import persistence
 from nngeom.core.attacks import Attack, distortion, succeeded
+from nngeom.core.device import model_device
 
 __all__ = ["PersistenceStudy", "natural_vs_adversarial"]
 
@@ -74,7 +75,7 @@ def natural_vs_adversarial(
     instead of estimating it again (several attacks on the same images). Other keyword arguments go to
     :func:`nngeom.adversarial_neighborhoods.persistence.persistence`.
     """
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     t0 = time.perf_counter()
     x_adv = attack(images.to(dev), labels.to(dev)).cpu()
     attack_seconds = time.perf_counter() - t0

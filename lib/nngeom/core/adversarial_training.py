@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from nngeom.core.attacks import LBFGS, random_other_targets
+from nngeom.core.device import eval_mode, model_device
 from nngeom.core.models import output_width, split_after_hidden
 from nngeom.core.validation import check_nonnegative_int, check_positive_int
 
@@ -102,16 +103,12 @@ class AdversarialPool:
         idx = torch.randint(len(self.y_train), (self.refresh,), generator=self.generator)
         y = self.y_train[idx]
         targets = random_other_targets(y, self.n_classes, generator=self.generator)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             with torch.no_grad():
-                dev = next(self.model.parameters()).device
+                dev = model_device(self.model)
                 inputs = head(self.x_train[idx].to(dev)).clamp(0.0, 1.0)
             attack = LBFGS(rest, search_steps=self.search_steps, max_iter=self.max_iter, batch_size=self.refresh)
             x_adv = attack(inputs, targets.to(dev))
-        finally:
-            self.model.train(was_training)
         ok = attack.last_success.to(x_adv.device)
         new_x, new_y = x_adv[ok].detach(), y.to(x_adv.device)[ok]
         self.attacked += self.refresh
@@ -132,7 +129,7 @@ class AdversarialPool:
     def __call__(self, model: nn.Module, step: int) -> Tensor:
         if step % self.refresh_every == 0:
             self._refresh()
-        dev = next(model.parameters()).device
+        dev = model_device(model)
         if self.pool_x is None or len(self.pool_x) == 0:
             return torch.zeros((), device=dev)
         pick = torch.randint(len(self.pool_x), (min(self.batch_size, len(self.pool_x)),), generator=self.generator)

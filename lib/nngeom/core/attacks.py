@@ -26,6 +26,7 @@ import torchattacks
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from nngeom.core.device import eval_mode, model_device, predict
 from nngeom.core.validation import check_nonnegative_int, check_positive, check_positive_int
 
 __all__ = [
@@ -48,12 +49,6 @@ __all__ = [
 ]
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 def distortion(x: Tensor, x_adv: Tensor) -> Tensor:
     """``||x_adv - x||_2 / sqrt(n)`` per image (Bell, Definition 1.8; Szegedy et al.'s measure).
 
@@ -68,8 +63,7 @@ def distortion(x: Tensor, x_adv: Tensor) -> Tensor:
 @torch.no_grad()
 def succeeded(model: nn.Module, x_adv: Tensor, labels: Tensor, targeted: bool, batch_size: int = 1024) -> Tensor:
     """Which attacks reached their goal: ``argmax model(x_adv) == labels`` if targeted, ``!=`` otherwise."""
-    dev = _device_of(model)
-    pred = torch.cat([model(c.to(dev)).argmax(1).cpu() for c in x_adv.split(batch_size)])
+    pred = predict(model, x_adv, batch_size).cpu()
     labels = labels.cpu()
     return pred == labels if targeted else pred != labels
 
@@ -140,16 +134,12 @@ class Attack:
             raise ValueError(f"labels must have shape [{len(images)}], got {tuple(labels.shape)}")
         if images.min() < 0 or images.max() > 1:
             raise ValueError("images must lie in the box [0, 1] (got values outside it)")
-        dev = _device_of(self.model)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        dev = model_device(self.model)
+        with eval_mode(self.model):
             out = [
                 self._attack(xb.to(dev), yb.to(dev).long()).detach().to(images.device)
                 for xb, yb in zip(images.split(self.batch_size), labels.split(self.batch_size))
             ]
-        finally:
-            self.model.train(was_training)
         return torch.cat(out).clamp_(0.0, 1.0)
 
     def _attack(self, images: Tensor, labels: Tensor) -> Tensor:  # pragma: no cover - abstract
@@ -177,7 +167,7 @@ class _TorchAttack(Attack):
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
         if self.seed is None:
             return super().__call__(images, labels)
-        dev = _device_of(self.model)
+        dev = model_device(self.model)
         # torchattacks draws from the global generator (PGD's random start, R+FGSM's step): fork it so
         # that a seeded attack gives the same images on rerun without disturbing the caller's stream.
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from nngeom.core.device import model_device, predict
 from nngeom.core.validation import (
     check_choice,
     check_in_open_interval,
@@ -76,12 +77,7 @@ def weight_penalty(model: nn.Module, lambdas: Sequence[float], form: str = "squa
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 4096) -> float:
     """Fraction of ``x`` whose argmax logit equals ``y``."""
-    device = next(model.parameters()).device
-    model.eval()
-    correct = 0
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        correct += (model(xb.to(device)).argmax(1) == yb.to(device)).sum().item()
-    return correct / len(y)
+    return (predict(model, x, batch_size).cpu() == y.cpu()).sum().item() / len(y)
 
 
 def train_classifier(
@@ -131,7 +127,7 @@ def train_classifier(
         )
     if patience and not validation:
         raise ValueError("parameter 'patience' needs a held-out split: set 'validation' > 0")
-    device = device or next(model.parameters()).device
+    device = device or model_device(model)
     model.to(device)
     x_train, y_train = train[0].to(device), train[1].to(device)
     if validation:

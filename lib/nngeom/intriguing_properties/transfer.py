@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from nngeom.core.attacks import LBFGS, correctly_classified, distortion, random_other_targets
+from nngeom.core.device import model_device, predict
 from nngeom.core.models import output_width
 from nngeom.core.stats import Decision, rate
 from nngeom.core.validation import check_positive_int
@@ -61,7 +62,7 @@ def lbfgs_adversarials(
     ``lbfgs_kwargs`` go to :class:`nngeom.core.attacks.LBFGS` (``c_range``, ``search_steps``, ``max_iter``, ...).
     """
     check_positive_int("n_images", n_images)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     idx = correctly_classified(model, x_test, y_test, limit=n_images)
     x, y = x_test[idx], y_test[idx]
     targets = random_other_targets(y, output_width(model), generator=generator)
@@ -89,14 +90,7 @@ def matched_noise(x: Tensor, x_adv: Tensor, generator: torch.Generator) -> Tenso
 @torch.no_grad()
 def errors(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2048) -> Tensor:
     """Boolean per image: ``model`` does not classify it as ``y``."""
-    dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        pred = torch.cat([model(c.to(dev)).argmax(1).cpu() for c in x.split(batch_size)])
-    finally:
-        model.train(was_training)
-    return pred != y.cpu()
+    return predict(model, x, batch_size).cpu() != y.cpu()
 
 
 def transfer_matrix(

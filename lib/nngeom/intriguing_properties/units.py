@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.device import eval_mode, model_device
 from nngeom.core.models import split_after_hidden
 from nngeom.core.validation import check_positive_int
 
@@ -23,13 +24,9 @@ def layer_activations(model: nn.Module, x: Tensor, layer: int, batch_size: int =
     if layer < 1:
         raise ValueError(f"parameter 'layer' must be a hidden layer, >= 1, got {layer!r}")
     head, _ = split_after_hidden(model, layer)
-    was_training = model.training
-    model.eval()
-    try:
-        dev = next(model.parameters()).device
+    with eval_mode(model):
+        dev = model_device(model)
         return torch.cat([head(c.to(dev)).cpu() for c in x.split(batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def random_directions(dim: int, n: int, generator: torch.Generator | None = None) -> Tensor:

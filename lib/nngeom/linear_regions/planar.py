@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.device import eval_mode
 from nngeom.linear_regions.regions import _layers, batch_norm_affine
 
 __all__ = ["PlaneRegions", "plane_regions", "plane_through"]
@@ -162,9 +163,7 @@ def plane_regions(
     u0, u1, v0, v1 = (float(e) for e in extent)
     if not (u0 < u1 and v0 < v1):
         raise ValueError(f"extent must be (u1_min, u1_max, u2_min, u2_max) with min < max, got {extent}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         polys = [np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])]
         J = basis.T.numpy()[None]  # [P, n, 2]: the current layer's values as affine maps of u
         v = origin.numpy()[None]  # [P, n]
@@ -206,6 +205,4 @@ def plane_regions(
                 sizes.append(J.shape[1])
         if not sizes:
             raise ValueError("the model has no ReLU layer")
-    finally:
-        model.train(was_training)
     return PlaneRegions(polys, patterns, J, v, layer_polys, sizes, (u0, u1, v0, v1))

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.device import eval_mode, model_device
+
 __all__ = [
     "Region",
     "region_constraints",
@@ -124,7 +126,7 @@ def region_constraints(model: nn.Module, x: Tensor, dtype: torch.dtype = torch.f
         raise ValueError("the model must end with a Linear layer (the logits)")
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch [N, ...], got shape {tuple(x.shape)}")
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     n = len(x)
     point = x.to(dev, dtype)
     d = point[0].numel()
@@ -196,12 +198,10 @@ def activation_pattern(model: nn.Module, x: Tensor) -> Tensor:
         out.append((inp[0] > 0).flatten(1).cpu())
 
     handles = [m.register_forward_hook(hook) for m in _layers(model) if isinstance(m, nn.ReLU)]
-    was_training = model.training
-    model.eval()
     try:
-        model(x.to(next(model.parameters()).device))
+        with eval_mode(model):
+            model(x.to(model_device(model)))
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return torch.cat(out, 1)
@@ -296,48 +296,46 @@ def walk_lines(
     if not (isinstance(length, (int, float)) and length > 0):
         raise ValueError(f"parameter 'length' must be a number > 0, got {length!r}")
     layers = _layers(model)
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     original = next(model.parameters()).dtype
     model.to(torch.float64)
     try:
-        xs, es = x.to(dev, torch.float64), directions.to(dev, torch.float64)
-        n = len(xs)
-        beta = torch.zeros(n, dtype=torch.float64, device=dev)
-        starts: list[list[float]] = [[0.0] for _ in range(n)]
-        _, _, masks = _line_preactivations(layers, xs, es, None)
-        mask = torch.cat(masks, 1)
-        sizes = [mk.shape[1] for mk in masks]
-        active = torch.ones(n, dtype=torch.bool, device=dev)
-        for _ in range(max_regions):
-            if not active.any():
-                break
-            idx = active.nonzero().squeeze(1)
-            split = list(mask[idx].split(sizes, 1))
-            values, slopes, _ = _line_preactivations(
-                layers, xs[idx] + beta[idx].view(-1, *[1] * (xs.ndim - 1)) * es[idx], es[idx], split
-            )
-            v, s = torch.cat(values, 1), torch.cat(slopes, 1)
-            # a unit leaves its side when it moves towards zero: active units going down, inactive going up
-            on = mask[idx]
-            towards = torch.where(on, s < 0, s > 0)
-            t = torch.where(towards, -v / s, torch.full_like(v, float("inf")))
-            t = torch.where(t > 1e-12 * (1 + beta[idx].view(-1, 1)), t, torch.full_like(t, float("inf")))
-            step, unit = t.min(1)
-            nxt = beta[idx] + step
-            stop = nxt > length
-            active[idx[stop]] = False
-            go = ~stop
-            mask[idx[go], unit[go]] ^= True  # the unit whose hyperplane is crossed changes side
-            for i, b in zip(idx[go].tolist(), nxt[go].tolist()):
-                starts[i].append(b)
-            beta[idx[go]] = nxt[go]
-        else:
-            raise RuntimeError(f"walk_lines: more than max_regions={max_regions} regions on a segment")
+        with eval_mode(model):
+            xs, es = x.to(dev, torch.float64), directions.to(dev, torch.float64)
+            n = len(xs)
+            beta = torch.zeros(n, dtype=torch.float64, device=dev)
+            starts: list[list[float]] = [[0.0] for _ in range(n)]
+            _, _, masks = _line_preactivations(layers, xs, es, None)
+            mask = torch.cat(masks, 1)
+            sizes = [mk.shape[1] for mk in masks]
+            active = torch.ones(n, dtype=torch.bool, device=dev)
+            for _ in range(max_regions):
+                if not active.any():
+                    break
+                idx = active.nonzero().squeeze(1)
+                split = list(mask[idx].split(sizes, 1))
+                values, slopes, _ = _line_preactivations(
+                    layers, xs[idx] + beta[idx].view(-1, *[1] * (xs.ndim - 1)) * es[idx], es[idx], split
+                )
+                v, s = torch.cat(values, 1), torch.cat(slopes, 1)
+                # a unit leaves its side when it moves towards zero: active units going down, inactive going up
+                on = mask[idx]
+                towards = torch.where(on, s < 0, s > 0)
+                t = torch.where(towards, -v / s, torch.full_like(v, float("inf")))
+                t = torch.where(t > 1e-12 * (1 + beta[idx].view(-1, 1)), t, torch.full_like(t, float("inf")))
+                step, unit = t.min(1)
+                nxt = beta[idx] + step
+                stop = nxt > length
+                active[idx[stop]] = False
+                go = ~stop
+                mask[idx[go], unit[go]] ^= True  # the unit whose hyperplane is crossed changes side
+                for i, b in zip(idx[go].tolist(), nxt[go].tolist()):
+                    starts[i].append(b)
+                beta[idx[go]] = nxt[go]
+            else:
+                raise RuntimeError(f"walk_lines: more than max_regions={max_regions} regions on a segment")
     finally:
         model.to(original)
-        model.train(was_training)
     return [torch.tensor(b, dtype=torch.float64) for b in starts]
 
 
@@ -438,45 +436,44 @@ def last_point_of_class(model: nn.Module, x: Tensor, targets: Tensor, labels: Te
             f"{tuple(targets.shape)}, {tuple(labels.shape)}"
         )
     starts = walk_lines(model, x, targets - x, 1.0)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     original = next(model.parameters()).dtype
-    was_training = model.training
-    model.eval().to(torch.float64)
+    model.to(torch.float64)
     alphas = torch.empty(len(x), dtype=torch.float64)
     inner = torch.empty_like(x, dtype=torch.float64)
     try:
-        for i, b in enumerate(starts):
-            knots = torch.cat([b, torch.ones(1, dtype=torch.float64)])
-            xi, ei = x[i].double(), (targets[i] - x[i]).double()
-            pts = xi[None] + knots.view(-1, *[1] * xi.ndim) * ei[None]
-            logit = model(pts.to(dev)).cpu()
-            y = int(labels[i])
-            gap = logit[:, y : y + 1] - logit  # [K+1, C]: >= 0 where y wins; linear between knots
-            found = False
-            for k in range(len(b) - 1, -1, -1):
-                g0, g1 = gap[k], gap[k + 1]
-                lo_t, hi_t = 0.0, 1.0  # the winning part of this piece, as a fraction of it
-                for c in range(len(g0)):
-                    a0, a1 = float(g0[c]), float(g1[c])
-                    if a0 >= 0 and a1 >= 0:
-                        continue
-                    if a0 < 0 and a1 < 0:
-                        lo_t, hi_t = 1.0, 0.0
+        with eval_mode(model):
+            for i, b in enumerate(starts):
+                knots = torch.cat([b, torch.ones(1, dtype=torch.float64)])
+                xi, ei = x[i].double(), (targets[i] - x[i]).double()
+                pts = xi[None] + knots.view(-1, *[1] * xi.ndim) * ei[None]
+                logit = model(pts.to(dev)).cpu()
+                y = int(labels[i])
+                gap = logit[:, y : y + 1] - logit  # [K+1, C]: >= 0 where y wins; linear between knots
+                found = False
+                for k in range(len(b) - 1, -1, -1):
+                    g0, g1 = gap[k], gap[k + 1]
+                    lo_t, hi_t = 0.0, 1.0  # the winning part of this piece, as a fraction of it
+                    for c in range(len(g0)):
+                        a0, a1 = float(g0[c]), float(g1[c])
+                        if a0 >= 0 and a1 >= 0:
+                            continue
+                        if a0 < 0 and a1 < 0:
+                            lo_t, hi_t = 1.0, 0.0
+                            break
+                        t = a0 / (a0 - a1)  # the zero of the linear gap
+                        if a0 >= 0:
+                            hi_t = min(hi_t, t)
+                        else:
+                            lo_t = max(lo_t, t)
+                    if lo_t <= hi_t:
+                        left, width = float(knots[k]), float(knots[k + 1] - knots[k])
+                        alphas[i] = left + hi_t * width
+                        inner[i] = xi + (left + 0.5 * (lo_t + hi_t) * width) * ei
+                        found = True
                         break
-                    t = a0 / (a0 - a1)  # the zero of the linear gap
-                    if a0 >= 0:
-                        hi_t = min(hi_t, t)
-                    else:
-                        lo_t = max(lo_t, t)
-                if lo_t <= hi_t:
-                    left, width = float(knots[k]), float(knots[k + 1] - knots[k])
-                    alphas[i] = left + hi_t * width
-                    inner[i] = xi + (left + 0.5 * (lo_t + hi_t) * width) * ei
-                    found = True
-                    break
-            if not found:
-                raise ValueError(f"input {i} is not classified as its label {y}: no point of the segment is")
+                if not found:
+                    raise ValueError(f"input {i} is not classified as its label {y}: no point of the segment is")
     finally:
         model.to(original)
-        model.train(was_training)
     return alphas, inner.to(x.dtype)

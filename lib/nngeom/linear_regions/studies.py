@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from nngeom.core.attacks import PGD, random_other_targets
-from nngeom.core.device import torch_threads
+from nngeom.core.device import eval_mode, model_device, predict, torch_threads
 from nngeom.core.models import UnitBoxInput, output_width
 from nngeom.core.parallel import run_jobs
 from nngeom.linear_regions.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
@@ -97,11 +97,6 @@ class RegionSample:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    return model(x).argmax(1).cpu()
-
-
 def region_sample(
     model: nn.Module,
     x: Tensor,
@@ -122,9 +117,9 @@ def region_sample(
     40 steps).
     """
     lo, hi = value_range
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     x = x.to(dev)
-    pred = _predict(model, x)
+    pred = predict(model, x, batch_size=len(x)).cpu()
     g = torch.Generator().manual_seed(seed)
     other = random_other_targets(pred, output_width(model), generator=g)
     if target_pool is None:
@@ -140,14 +135,14 @@ def region_sample(
         targets = images[picks].to(dev)
     sample = RegionSample(points={"manifold": x.cpu()}, source={"manifold": np.arange(len(x))})
     # decision: towards another class's mean
-    ok = (_predict(model, targets) != pred).numpy()
+    ok = (predict(model, targets, batch_size=len(targets)).cpu() != pred).numpy()
     sample.counts["decision_target_same_class"] = int((~ok).sum())
     _boundary(sample, "decision", model, x, targets, pred, ok)
     # adversarial: towards an untargeted PGD example of the predicted class
     wrapped = UnitBoxInput(model, lo, hi)
     attack = PGD(wrapped, seed=seed, **{"eps": 0.1, "alpha": 0.01, "steps": 40, **(pgd or {})})
     x_adv = wrapped.from_unit(attack(wrapped.to_unit(x).clamp(0, 1), pred.to(dev)).to(dev))
-    ok = (_predict(model, x_adv) != pred).numpy()
+    ok = (predict(model, x_adv, batch_size=len(x_adv)).cpu() != pred).numpy()
     sample.counts["pgd_failed"] = int((~ok).sum())
     _boundary(sample, "adversarial", model, x, x_adv, pred, ok)
     return sample
@@ -267,12 +262,8 @@ def logit_gradients(model: nn.Module, x: Tensor) -> Tensor:
     def one(z: Tensor) -> Tensor:
         return functional_call(model, (params, buffers), (z.unsqueeze(0),)).squeeze(0)
 
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         jac = vmap(jacrev(one))(x)
-    finally:
-        model.train(was_training)
     return jac.reshape(len(x), jac.shape[1], -1)
 
 
@@ -384,7 +375,7 @@ def surrounding_regions(
     if not (isinstance(epsilon, (int, float)) and epsilon > 0):
         raise ValueError(f"parameter 'epsilon' must be a number > 0, got {epsilon!r}")
     net = copy.deepcopy(model).eval().double()
-    dev = next(net.parameters()).device
+    dev = model_device(net)
     gen = torch.Generator().manual_seed(seed)
     counts, cosines, pieces = [], [], []
     for i in tqdm(range(len(x)), desc=desc, disable=not progress):
