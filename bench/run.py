@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nngeom.adversarial_neighborhoods.persistence import persistence, stability, wedge_classifier
+from nngeom.adversarial_neighborhoods.persistence import orthant_classifier, persistence, stability
 from nngeom.core import data, zoo
 from nngeom.core.attacks import LBFGS, every_other_target
 from nngeom.core.device import default_device
@@ -273,7 +273,7 @@ def main() -> int:
 
     for label, model, dim in (
         ("MLP 784-200-200-10", mlp(784, [200, 200], 10).to(dev).eval(), 784),
-        ("wedge W_3^784", wedge_classifier(784, 3).to(dev), 784),
+        ("wedge W_3^784", orthant_classifier(784, 3).to(dev), 784),
     ):
         x = torch.rand(n_points, dim, device=dev) if "MLP" in label else torch.full((n_points, dim), 0.5, device=dev)
         g = torch.Generator(device=dev)

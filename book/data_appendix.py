@@ -26,12 +26,12 @@
 # This page shows, for every data set present at build time, a sample of each class, the class
 # counts and the checksums.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"
 metrics_path = ""
 images_per_class = 8        # images of each class in the sample grids
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display

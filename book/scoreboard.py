@@ -33,7 +33,7 @@
 # A verdict says whether a claim of the paper holds in our numbers: *holds*, *does not hold*, or
 # *undecided* where the sample cannot tell; each page states the test and criterion beside the claim.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"
 metrics_path = ""
 metrics_dir = ""  # the directory of this profile's metrics.json files (set by the workflow)

@@ -129,3 +129,18 @@ def test_every_verdict_says_how_it_was_decided(smoke_build):
             for v in info["verdicts"]:
                 assert v["holds"] in (True, False, None), (path, item, v["claim"])
                 assert v["test"] or v["evidence"], f"{path.name}: {item}/{v['claim']} gives neither a test nor evidence"
+
+
+def test_parameters_cells_are_collapsed(smoke_build):
+    # a page opens with prose, not with its parameters: their cells carry hide-input in the staged
+    # notebook, and the site renders them collapsed (myst-nb's tag_hide-input)
+    html = smoke_build / "_build" / "html"
+    for page in toc_pages():
+        staged = ROOT / "_build" / "src" / PROFILE / f"{page}.ipynb"
+        if not (ROOT / f"{page}.py").exists():
+            continue
+        cells = json.loads(staged.read_text())["cells"]
+        tagged = [c["metadata"].get("tags", []) for c in cells]
+        boiler = [t for t in tagged if {"parameters", "injected-parameters"} & set(t)]
+        assert len(boiler) == 2 and all("hide-input" in t for t in boiler), (page, boiler)
+        assert (html / f"{page}.html").read_text().count("tag_hide-input") >= 2, page

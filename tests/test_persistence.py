@@ -13,13 +13,13 @@ from nngeom.adversarial_neighborhoods.persistence import (
     _first_layer_sampler,
     class_frequencies,
     first_sigma_below,
+    orthant_classifier,
+    orthant_monte_carlo,
+    orthant_persistence,
+    orthant_stability,
     persistence,
     persistence_along_path,
     stability,
-    wedge_classifier,
-    wedge_monte_carlo,
-    wedge_persistence,
-    wedge_stability,
 )
 from nngeom.core.device import predict
 from nngeom.core.validation import ParameterError
@@ -44,26 +44,26 @@ class CountingModel(nn.Module):
 
 def test_closed_form_matches_thesis_value():
     # Figure 8: about 1.91 for one sheet at distance 1, gamma = 0.7.
-    assert wedge_persistence(1.0, 1, 0.7) == pytest.approx(1.9069394, abs=1e-6)
+    assert orthant_persistence(1.0, 1, 0.7) == pytest.approx(1.9069394, abs=1e-6)
     # persistence scales linearly with the distance
-    assert wedge_persistence(2.5, 3, 0.7) == pytest.approx(2.5 * wedge_persistence(1.0, 3, 0.7), rel=1e-12)
+    assert orthant_persistence(2.5, 3, 0.7) == pytest.approx(2.5 * orthant_persistence(1.0, 3, 0.7), rel=1e-12)
     # consistency of the two closed forms: stability at the persistence equals gamma
     for k in (1, 2, 5, 13):
-        s = wedge_persistence(1.0, k, 0.8)
-        assert wedge_stability(1.0, k, s) == pytest.approx(0.8, abs=1e-9)
+        s = orthant_persistence(1.0, k, 0.8)
+        assert orthant_stability(1.0, k, s) == pytest.approx(0.8, abs=1e-9)
 
 
 def test_figure8_closed_form_readings():
     # Proposition 4.3 at d = 1, gamma = 0.7 (Figure 8): strictly decreasing in k, above the distance for one
     # sheet (about 1.91), below it from k = 3 on (k = 2 gives 1.0196, just above)
-    values = [wedge_persistence(1.0, k, 0.7) for k in range(1, 21)]
+    values = [orthant_persistence(1.0, k, 0.7) for k in range(1, 21)]
     assert all(b < a for a, b in zip(values, values[1:]))
     assert values[0] == pytest.approx(1.91, abs=0.005)
     assert values[1] == pytest.approx(1.0196, abs=1e-4) and values[1] > 1.0
     assert values[2] < 1.0
-    # the closed form has no n in it; the exact wedge classifier in two dimensions gives the same stability
+    # the closed form has no n in it; the exact orthant classifier in two dimensions gives the same stability
     for n in (3, 50, 784):
-        model = wedge_classifier(n, 2)
+        model = orthant_classifier(n, 2)
         x = torch.zeros(1, n)
         x[:, :2] = 1.0
         est = stability(model, x, values[1], n_samples=20000, generator=gen(n))
@@ -108,8 +108,8 @@ def test_first_sigma_below_rejects_mismatched_lengths():
 
 def test_closed_form_infinite_when_gamma_below_limit():
     # stability tends to 2^-k as sigma grows: a level at or below it is never crossed
-    assert wedge_persistence(1.0, 2, 0.25) == math.inf
-    assert math.isfinite(wedge_persistence(1.0, 2, 0.26))
+    assert orthant_persistence(1.0, 2, 0.25) == math.inf
+    assert math.isfinite(orthant_persistence(1.0, 2, 0.26))
 
 
 @pytest.mark.parametrize(
@@ -122,36 +122,36 @@ def test_closed_form_infinite_when_gamma_below_limit():
 )
 def test_closed_form_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
-        wedge_persistence(**kwargs)
+        orthant_persistence(**kwargs)
 
 
-def test_wedge_classifier_is_exact():
+def test_orthant_classifier_is_exact():
     n, k = 6, 3
-    model = wedge_classifier(n, k)
+    model = orthant_classifier(n, k)
     x = torch.randn(5000, n, generator=gen(1))
     inside = (x[:, :k] >= 0).all(dim=1)
     assert torch.equal(predict(model, x) == 1, inside)
-    # the closed wedge: a point on a sheet belongs to class 1
+    # the closed orthant: a point on a sheet belongs to class 1
     on_sheet = torch.tensor([[0.0, 1.0, 2.0, -5.0, 0.0, 0.0]])
     assert predict(model, on_sheet).item() == 1
     with pytest.raises(ValueError, match="k must satisfy"):
-        wedge_classifier(2, 3)
+        orthant_classifier(2, 3)
 
 
 @pytest.mark.parametrize("k,sigma", [(1, 0.5), (2, 1.0), (4, 2.0)])
 def test_stability_matches_closed_form(k, sigma):
     n_samples = 40000
-    model = wedge_classifier(10, k)
+    model = orthant_classifier(10, k)
     x = torch.zeros(3, 10)
     x[:, :k] = 1.0
     est = stability(model, x, sigma, n_samples=n_samples, generator=gen(k))
-    p = wedge_stability(1.0, k, sigma)
+    p = orthant_stability(1.0, k, sigma)
     se = math.sqrt(p * (1 - p) / n_samples)
     assert torch.all((est - p).abs() < 4.5 * se), (est, p, se)
 
 
 def test_stability_per_point_sigma_and_batching():
-    model = wedge_classifier(3, 1)
+    model = orthant_classifier(3, 1)
     x = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     sig = torch.tensor([0.1, 100.0])
     est = stability(model, x, sig, n_samples=4000, batch_size=333, generator=gen(2))
@@ -160,7 +160,7 @@ def test_stability_per_point_sigma_and_batching():
 
 
 def test_persistence_agrees_with_closed_form_across_k_d_n_gamma():
-    rows = wedge_monte_carlo(
+    rows = orthant_monte_carlo(
         [1, 2, 5], [5, 100], [0.5, 2.0], [0.6, 0.8], n_points=12, n_samples=1500, generator=gen(3), progress=False
     )
     assert len(rows) == 3 * 2 * 2 * 2
@@ -171,11 +171,11 @@ def test_persistence_agrees_with_closed_form_across_k_d_n_gamma():
 
 def test_persistence_is_batched_over_points():
     n_points, max_steps = 64, 25
-    model = CountingModel(wedge_classifier(4, 2))
+    model = CountingModel(orthant_classifier(4, 2))
     x = torch.zeros(n_points, 4)
     x[:, :2] = torch.linspace(0.5, 3.0, n_points).unsqueeze(1)
     out = persistence(model, x, n_samples=500, max_steps=max_steps, generator=gen(4), batch_size=10**7)
-    expected = torch.tensor([wedge_persistence(float(d), 2, 0.7) for d in x[:, 0]])
+    expected = torch.tensor([orthant_persistence(float(d), 2, 0.7) for d in x[:, 0]])
     assert torch.allclose(out, expected, rtol=0.15)
     # one prediction, two initial stabilities, a few range steps and the bisection: every pass covers all
     # active points at once, so the count does not grow with the number of points
@@ -183,7 +183,7 @@ def test_persistence_is_batched_over_points():
 
 
 def test_persistence_is_reproducible_with_a_seed():
-    model = wedge_classifier(3, 2)
+    model = orthant_classifier(3, 2)
     x = torch.zeros(10, 3)
     x[:, :2] = 1.0
     a = persistence(model, x, n_samples=300, generator=gen(5))
@@ -212,21 +212,21 @@ def test_persistence_of_a_constant_classifier_is_infinite():
 )
 def test_persistence_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
-        persistence(wedge_classifier(2, 1), torch.zeros(1, 2), **kwargs)
+        persistence(orthant_classifier(2, 1), torch.zeros(1, 2), **kwargs)
 
 
 def test_stability_rejects_bad_sigma():
     with pytest.raises(ValueError, match="sigma"):
-        stability(wedge_classifier(2, 1), torch.zeros(2, 2), torch.tensor([1.0, -1.0]))
+        stability(orthant_classifier(2, 1), torch.zeros(2, 2), torch.tensor([1.0, -1.0]))
 
 
 def test_widened_dithered_bracket_removes_the_end_wall_bias():
     # k=2, d=0.5, gamma=0.7: the persistence 0.5098 lies within Monte-Carlo noise of RANGEFINDER's
     # starting lower end 0.5, which Algorithm 1 as written cannot cross, so its estimate is pushed up.
-    model = wedge_classifier(3, 2)
+    model = orthant_classifier(3, 2)
     x = torch.zeros(400, 3)
     x[:, :2] = 0.5
-    closed = wedge_persistence(0.5, 2, 0.7)
+    closed = orthant_persistence(0.5, 2, 0.7)
 
     def z(**kw):
         est = persistence(model, x, n_samples=1000, generator=torch.Generator().manual_seed(1), **kw).double()
@@ -239,12 +239,12 @@ def test_widened_dithered_bracket_removes_the_end_wall_bias():
 @pytest.mark.parametrize("margin", [0.5, float("inf"), "2"])
 def test_bad_bracket_margin_is_named(margin):
     with pytest.raises(ValueError, match="bracket_margin"):
-        persistence(wedge_classifier(2, 1), torch.ones(1, 2), bracket_margin=margin)
+        persistence(orthant_classifier(2, 1), torch.ones(1, 2), bracket_margin=margin)
 
 
 def test_class_frequencies_match_the_half_space_formula():
     # class 1 is the half-space x_1 >= 0; from distance d the fraction in class 1 is Phi(d / sigma)
-    model = wedge_classifier(4, 1)
+    model = orthant_classifier(4, 1)
     x = torch.tensor([0.5, 0.0, 0.0, 0.0])
     sigmas = [0.0, 0.25, 0.5, 1.0, 2.0]
     freq = class_frequencies(model, x, sigmas, n_samples=40000, generator=torch.Generator().manual_seed(0))
@@ -302,7 +302,7 @@ def test_first_layer_sampler_only_for_models_starting_with_a_narrowing_linear_la
     assert _first_layer_sampler(wide, torch.rand(2, 3)) is None
     conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2))
     assert _first_layer_sampler(conv, torch.rand(2, 1, 4, 4)) is None
-    assert _first_layer_sampler(wedge_classifier(4, 2), torch.rand(2, 4)) is None
+    assert _first_layer_sampler(orthant_classifier(4, 2), torch.rand(2, 4)) is None
 
 
 @pytest.mark.parametrize("sample_first_layer", [True, False])

@@ -15,7 +15,7 @@
 # # Stability and persistence: the theory
 #
 # This page reproduces the theoretical half of Part I of Bell's thesis {cite}`bell_neighborhoods`:
-# section 4 (stability, persistence and the wedge model) and appendix 10 (concentration of measure).
+# section 4 (stability, persistence and the wedge model, here the k-orthant) and appendix 10 (concentration of measure).
 # Its figures are ANX-F7, ANX-F8 and ANX-F19 of the inventory; it also checks the library's
 # Monte-Carlo estimator of persistence (ANX-A1, the bracketing algorithm) against the closed form, and
 # closes by running the same estimator on a trained MNIST network.
@@ -30,7 +30,7 @@
 # classifier: `nngeom.adversarial_neighborhoods.persistence.stability` counts agreements, and `nngeom.adversarial_neighborhoods.persistence.persistence`
 # runs the bracketing search of Algorithm 1 for a whole batch of points at once.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
@@ -56,7 +56,7 @@ mnist_model = "mnist-mlp-200-200"  # zoo model for the closing section
 mnist_points = 500           # MNIST test images whose persistence is estimated
 mnist_samples = 1000         # samples per stability estimate for them
 
-# %%
+# %% tags=["hide-input"]
 import math
 import time
 
@@ -68,15 +68,15 @@ from IPython.display import display
 from scipy.stats import norm
 
 from nngeom.adversarial_neighborhoods.persistence import (
+    orthant_classifier,
+    orthant_monte_carlo,
+    orthant_persistence,
+    orthant_stability,
     persistence,
     stability,
-    wedge_classifier,
-    wedge_monte_carlo,
-    wedge_persistence,
-    wedge_stability,
 )
 from nngeom.book.notebook import header
-from nngeom.book.plotting import style, wedge_3d
+from nngeom.book.plotting import orthant_3d, style
 from nngeom.book.report import Metrics, comparison_table, paper_value, verdict_markdown
 from nngeom.core import data, stats, zoo
 from nngeom.core.device import resolve_device, seeded_generator
@@ -119,14 +119,16 @@ check_positive_int("mnist_samples", mnist_samples)
 dev = resolve_device(device)
 style()
 metrics = Metrics("notebooks/adversarial_neighborhoods/01_persistence_theory", profile, metrics_path or None)
-display(header(profile, data="none (exact wedge classifiers, Gaussian samples) and MNIST for the last section", device=str(dev)))
+display(header(profile, data="none (exact k-orthant classifiers, Gaussian samples) and MNIST for the last section", device=str(dev)))
 
 # %% [markdown]
-# ## The wedge model (Proposition 4.3, Figure 7)
+# ## The k-orthant model (the thesis' wedge; Proposition 4.3, Figure 7)
 #
-# To see what persistence measures beyond the distance to the boundary, the thesis classifies with a
-# wedge: class 1 is $W_k^n=\{x\in\mathbb R^n : x_1\ge 0,\dots,x_k\ge 0\}$, the product of an orthant of
-# $\mathbb R^k$ and a flat $\mathbb R^{n-k}$. Its boundary is made of $k$ sheets. Because the Gaussian
+# To see what persistence measures beyond the distance to the boundary, the thesis classifies with what
+# its Part I calls a wedge: class 1 is $W_k^n=\{x\in\mathbb R^n : x_1\ge 0,\dots,x_k\ge 0\}$, the product of
+# an orthant of $\mathbb R^k$ and a flat $\mathbb R^{n-k}$. Part III calls the same set the *k-orthant* and
+# keeps *wedge* for a tipped version of it; this book and the library say k-orthant throughout. Its
+# boundary is made of $k$ sheets. Because the Gaussian
 # factorises over coordinates, a point at distance $d$ from each sheet stays inside with probability
 #
 # $$\Big(\tfrac12\big(1+\operatorname{erf}\tfrac{d}{\sqrt2\,\sigma}\big)\Big)^k,
@@ -134,17 +136,17 @@ display(header(profile, data="none (exact wedge classifiers, Gaussian samples) a
 # \sigma^*_\gamma=\frac{d}{\sqrt2\,\operatorname{erf}^{-1}\!\big(2\gamma^{1/k}-1\big)},$$
 #
 # whatever the ambient dimension $n$ {cite}`bell_neighborhoods`. The library implements both formulas
-# (`wedge_stability`, `wedge_persistence`) and an exact classifier of the wedge (`wedge_classifier`),
-# which lets the estimator be tested against ground truth. The figure shows the three wedges of
+# (`orthant_stability`, `orthant_persistence`) and an exact classifier of the k-orthant (`orthant_classifier`),
+# which lets the estimator be tested against ground truth. The figure shows the three k-orthants of
 # $\mathbb R^3$ with the point $x=(d,\dots,d,0,\dots)$ and its distance to each sheet (dashed).
 
 # %%
 fig = plt.figure(figsize=(10, 3.6))
 for k in (1, 2, 3):
     ax = fig.add_subplot(1, 3, k, projection="3d")
-    wedge_3d(ax, k, d=1.0)
+    orthant_3d(ax, k, d=1.0)
     ax.view_init(elev=22, azim=35)
-fig.suptitle("ANX-F7: boundary sheets of the wedges $W_k^3$, k = 1, 2, 3, and a point at distance 1 from each sheet")
+fig.suptitle("ANX-F7: boundary sheets of the k-orthants $W_k^3$, k = 1, 2, 3, and a point at distance 1 from each sheet")
 fig.tight_layout()
 plt.show()
 metrics.item("ANX-F7", data="none", note="drawn from the definition of W_k^3");
@@ -160,7 +162,7 @@ metrics.item("ANX-F7", data="none", note="drawn from the definition of W_k^3");
 
 # %%
 ks = np.arange(1, f8_max_k + 1)
-closed_f8 = np.array([wedge_persistence(1.0, int(k), gamma) for k in ks])
+closed_f8 = np.array([orthant_persistence(1.0, int(k), gamma) for k in ks])
 below = ks[closed_f8 < 1.0]
 k_below = int(below[0]) if len(below) else None
 f8_paper = paper_value("ANX-F8", "persistence_k1_d1_gamma07")
@@ -221,7 +223,7 @@ def config_decision(row, n_family: int, margin: float = a1_margin) -> stats.Deci
 
 t0 = time.perf_counter()
 mc = pd.DataFrame(
-    wedge_monte_carlo(
+    orthant_monte_carlo(
         mc_ks, mc_dims, mc_distances, mc_gammas,
         n_points=mc_points, n_samples=mc_samples,
         generator=seeded_generator(seed, dev), device=dev,
@@ -231,7 +233,7 @@ mc = pd.DataFrame(
 # persistence (0.51) sits just above that end
 edge = dict(ks=[2], dims=[min(mc_dims)], distances=[paper_value("ANX-A1", "rangefinder_sigma_min_init")],
             gammas=[paper_value("ANX-A1", "gamma")])
-edge_lib = pd.DataFrame(wedge_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
+edge_lib = pd.DataFrame(orthant_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
                                           n_points=a1_edge_points, n_samples=mc_samples,
                                           generator=seeded_generator(seed + 5, dev), device=dev))
 mc_seconds = time.perf_counter() - t0
@@ -271,13 +273,13 @@ variants = [("library (widened, dithered)", mc, edge_lib)]
 if mc_thesis_variant:
     small = mc[mc["n"] == min(mc_dims)]
     thesis = pd.DataFrame(
-        wedge_monte_carlo(
+        orthant_monte_carlo(
             mc_ks, [min(mc_dims)], mc_distances, mc_gammas,
             n_points=mc_points, n_samples=mc_samples,
             generator=seeded_generator(seed + 4, dev), device=dev, bracket_margin=1.0, dither=False,
         )
     )
-    edge_thesis = pd.DataFrame(wedge_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
+    edge_thesis = pd.DataFrame(orthant_monte_carlo(edge["ks"], edge["dims"], edge["distances"], edge["gammas"],
                                                  n_points=a1_edge_points, n_samples=mc_samples,
                                                  generator=seeded_generator(seed + 6, dev), device=dev,
                                                  bracket_margin=1.0, dither=False))
@@ -358,11 +360,11 @@ ax = axes[1]
 sigmas = np.linspace(0.05, 4.0, 60)
 gen = seeded_generator(seed + 1, dev)
 for k, color in zip((1, 2, 4), ("tab:blue", "tab:orange", "tab:green")):
-    ax.plot(sigmas, [wedge_stability(1.0, k, s) for s in sigmas], color=color, label=f"k = {k}, closed form")
+    ax.plot(sigmas, [orthant_stability(1.0, k, s) for s in sigmas], color=color, label=f"k = {k}, closed form")
     pts = torch.tensor([0.25, 0.5, 1.0, 2.0, 3.5])
     x = torch.zeros(len(pts), k + 2)
     x[:, :k] = 1.0
-    est = stability(wedge_classifier(k + 2, k).to(dev), x, pts, n_samples=mc_samples * 4, generator=gen)
+    est = stability(orthant_classifier(k + 2, k).to(dev), x, pts, n_samples=mc_samples * 4, generator=gen)
     ax.plot(pts, est.cpu(), "x", color=color, ms=7)
 ax.axhline(gamma, color="gray", ls=":")
 ax.set_xlabel(r"$\sigma$")
@@ -374,7 +376,7 @@ plt.show()
 
 # %%
 paper_gamma = paper_value("ANX-F8", "gamma")
-f8_here = wedge_persistence(1.0, 1, paper_gamma)
+f8_here = orthant_persistence(1.0, 1, paper_gamma)
 k1_rows = mc[(mc["k"] == 1) & (mc["d"] == 1.0) & (mc["gamma"] == paper_gamma)]
 f8_here_mc = float(k1_rows["estimate"].mean()) if len(k1_rows) else float("nan")
 metrics.value("f8_k1_closed_form", f8_here)
@@ -568,7 +570,7 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-F19"]))
 #
 # ## The same estimator on a trained network
 #
-# The wedge is a model; the thesis applies the estimator to images. As a first look (the full MNIST
+# The k-orthant is a model; the thesis applies the estimator to images. As a first look (the full MNIST
 # study is the next page's subject), here is the 0.7-persistence of `mnist_points` MNIST test digits
 # under the zoo model named by `mnist_model`, computed in one batched call.
 

@@ -31,7 +31,7 @@
 # independent per-image terms) and searches $c$ by bisection on $\log c$ per image; an image whose
 # target is never reached is reported as a failure, not returned as an adversarial.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
@@ -48,7 +48,7 @@ depth_images = 20            # images for the search-depth study (0 to skip it)
 depth_steps = [0, 2, 4, 10]  # search depths compared there
 f3_margin = 0.2              # ANX-F3: equivalence margin, relative to the thesis' mean distortion
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt

@@ -31,7 +31,7 @@
 # and **full steps** (every image takes all `igsm_steps` steps, as torchattacks' BIM does, and keeps
 # moving into the target class).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
@@ -50,7 +50,7 @@ persistence_samples = 1000   # samples per stability estimate in the persistence
 path_points = 41             # points on each natural-to-adversarial path
 test_alpha = 0.05            # level of the tests behind the verdicts
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt

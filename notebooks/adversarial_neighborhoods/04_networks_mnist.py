@@ -39,7 +39,7 @@
 # the appendix does: `hist_images` images per network, each attacked towards all nine other classes,
 # against as many natural images.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
@@ -63,7 +63,7 @@ igsm_early_stop = True       # stop each image at its target (see the stability 
 test_alpha = 0.05            # level of the tests behind the verdicts
 printed_penalty_check = True  # also train the FC10 nets with the penalty as printed and report their accuracy
 
-# %%
+# %% tags=["hide-input"]
 import math
 
 import matplotlib.pyplot as plt

@@ -33,7 +33,7 @@
 # scoreboard marks its items "needs data". With `stand_in` set (the smoke profile) the same code runs on
 # randomly initialised networks and synthetic images, to prove that it runs; those numbers mean nothing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
@@ -62,7 +62,7 @@ lbfgs_max_iter = 100         # ... L-BFGS-B iterations per solve
 batch_size = 32              # images per attack batch
 test_alpha = 0.05            # level of the tests behind the verdicts
 
-# %%
+# %% tags=["hide-input"]
 import math
 
 import matplotlib.pyplot as plt

@@ -36,7 +36,7 @@
 # The thesis does not give the network, step size or number of steps; the choices are parameters below.
 # Everything is computed in float64.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the data and the initial weights
@@ -54,7 +54,7 @@ tolerance = 1e-9             # "exact": largest |network - kernel machine| below
 top_share = 0.1              # "imperfect": the share of training points with the largest kernel values looked at
 class_a_threshold = 0.25     # "imperfect": class A must make up at least this share of them
 
-# %%
+# %% tags=["hide-input"]
 import math
 import time
 

@@ -29,7 +29,7 @@
 # parameters here. The loss is averaged over the training subset (a sum, as in the thesis, is the same
 # with the step divided by the subset's size). Everything is in float64.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the subsets and the initial weights
@@ -51,7 +51,7 @@ tolerance = 1e-9             # "exact": largest error below this share of the la
 often = 0.5                  # "often": the share of test images whose two neighbours differ, at least
 slope_margin = 0.3           # "proportional to the step": the log-log slope within 1 +- this
 
-# %%
+# %% tags=["hide-input"]
 import math
 import time
 

@@ -28,7 +28,7 @@
 # direction is the slope of the loss curve per unit of weight distance
 # ({func}`nngeom.adversarial_neighborhoods.kernels.parameter_interpolation`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the evaluation images
@@ -39,7 +39,7 @@ n_t = 41                     # points on the line, t in [0, 1]
 rise_tolerance = 0.01        # a rise of the loss (fall of the accuracy) between neighbouring points smaller than
                              # this share of the total change along the line is not counted against "falls" ("rises")
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

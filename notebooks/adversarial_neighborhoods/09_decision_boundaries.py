@@ -31,7 +31,7 @@
 # midway; its centerline is the wedge's bisector (the printed $\tan(\theta/2)$ lies outside the wedge it
 # defines); the "flat SVD" keeps the sample's Frobenius norm, as the text says it does.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws every sample
@@ -60,7 +60,7 @@ majority = 0.5               # F26: "typically" / "most of the time": at least t
 path_points = 21             # points along each path for persistence (ANX-X3)
 gamma = 0.7                  # persistence level
 
-# %%
+# %% tags=["hide-input"]
 import math
 import time
 

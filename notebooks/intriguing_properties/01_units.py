@@ -36,7 +36,7 @@
 # ({glue:text}`margin_images:.1f` of the `top_k` = {glue:text}`top_k_used` images of a direction).
 # The layers must all pass.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds the random directions
@@ -49,7 +49,7 @@ show_directions = 6          # directions of each kind shown in the grids
 show_images = 8              # top images shown per direction
 equivalence_margin = 0.1     # our margin: units and random directions count as equally coherent if mean purities differ by less
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

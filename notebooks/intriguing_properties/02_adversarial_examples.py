@@ -32,7 +32,7 @@
 # per batch, a bisection on $\log c$ per image, and an image whose target is never reached counted as
 # a failure. Each image gets one target, drawn uniformly from the other classes.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds targets and noise
@@ -50,7 +50,7 @@ min_success = 0.95           # our threshold: the attack succeeds on at least th
 close_factor = 1.5           # "close": mean distortion at most this multiple of the reference distortion of the model
 barely = 0.05                # our threshold for "barely": error rate under matched noise below this (Wilson 95 % interval)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch

@@ -40,7 +40,7 @@
 #   (the summary says only "three non-convolutional networks").
 # ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds targets and noise
@@ -55,7 +55,7 @@ max_iter = 50                # L-BFGS-B iterations per solve
 batch_size = 128             # images per L-BFGS-B problem
 considerable = 0.5           # our threshold: cross-training-set transfer counts as "considerably lower" below this rate (Wilson 95 %)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch

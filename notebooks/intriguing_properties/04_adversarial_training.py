@@ -55,7 +55,7 @@
 #   not say how the paper perturbed higher layers.
 # ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds this page's own draws (the networks carry their own seeds)
@@ -65,7 +65,7 @@ dropout_model = "mnist-fc100-100-10-dropout" # dropout instead of decay
 pool_layers = [0, 2]         # adversarial-pool models trained: 0 is the input, k the k-th hidden layer
 training_runs = 3            # training runs (seeds) per recipe; 1 leaves every verdict undecided
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 import torch
 from IPython.display import Markdown, display

@@ -28,7 +28,7 @@
 # paper uses to describe a region (its Figure 2, LRG-F2). On every final polygon the logits are affine
 # too, and cutting by the lines where one logit overtakes another gives the classification regions.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # unused draws are seeded too
@@ -37,7 +37,7 @@ slice_classes = [0, 1, 7]    # the MNIST slice passes through the first test ima
 slice_margin = 0.3           # the slice shows plane coordinates from -margin to 1 + margin
 toy_extent = 1.1             # the spirals plane shown, from -extent to extent in both coordinates
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -102,8 +102,8 @@ toy_regions = {v: plane_regions(m, torch.zeros(2), torch.eye(2), ext) for v, m i
 def draw_rows(regions, n_classes, title_of, marks=None):
     fig, axes = plt.subplots(2, 3, figsize=(10, 6.8), constrained_layout=True)
     for j, (v, pr) in enumerate(regions.items()):
-        coll = plotting.linear_regions(axes[0, j], pr.polygons, pr.activation_rate)
-        plotting.class_regions(axes[1, j], pr.class_cells(), n_classes)
+        coll = plotting.region_polygons(axes[0, j], pr.polygons, pr.activation_rate)
+        plotting.class_region_polygons(axes[1, j], pr.class_cells(), n_classes)
         axes[0, j].set_title(title_of(v, pr))
         if marks is not None:
             for ax in axes[:, j]:
@@ -134,7 +134,7 @@ x_star = np.array([0.3, -0.2])
 fig, axes = plt.subplots(1, len(pr.layer_polygons), figsize=(10, 3.6), constrained_layout=True)
 for layer, ax in enumerate(axes):
     polys = pr.layer_polygons[layer]
-    plotting.linear_regions(ax, polys, None, highlight=pr.region_of(x_star, layer))
+    plotting.region_polygons(ax, polys, None, highlight=pr.region_of(x_star, layer))
     ax.scatter(*x_star, c="k", s=12, zorder=5)
     ax.set_title(f"after hidden layer {layer + 1}: {len(polys)} regions")
 plt.show()

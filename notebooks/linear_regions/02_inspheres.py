@@ -39,7 +39,7 @@
 # end of the page), so the default profile uses 25 test points per network (450 LPs) and the paper
 # profile 1,000, the count the paper gives for its later sections.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points, the decision targets and PGD's random starts
@@ -50,7 +50,7 @@ pgd_eps = 0.1                # PGD L-inf radius, in units of the [0, 1] pixel bo
 pgd_alpha = 0.01             # PGD step, same units
 pgd_steps = 40               # PGD iterations
 
-# %%
+# %% tags=["hide-input"]
 import time
 from itertools import combinations
 

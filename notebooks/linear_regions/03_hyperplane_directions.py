@@ -34,7 +34,7 @@
 # between layers (0: mutually orthogonal walls, 1: parallel ones; {func}`nngeom.linear_regions.regions.layer_coherence`)
 # and tests the paper's statements on them.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points and the random rays
@@ -44,7 +44,7 @@ small_points = 20            # regions per 3 x 20 network whose redundant walls 
 big_points = 1               # regions per 3 x 1024 network whose walls are proved facets by rays
 big_sample_rows = 0          # of those regions' walls the rays leave open, how many to test by LP (each may take minutes)
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt

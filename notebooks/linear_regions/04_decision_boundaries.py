@@ -43,7 +43,7 @@
 #   exactly the sign of a linear program (the largest hard margin,
 #   {func}`nngeom.linear_regions.class_regions.class_margin`); both counts are reported.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points (the same images as the other linear-region pages)
@@ -53,7 +53,7 @@ central_points = 1           # of these, how many also get the maximisers neares
 example = 0                  # which test point Figure 5 shows (an index into the n_points)
 workers = 1                  # processes solving the programs (each uses BLAS on its own core)
 
-# %%
+# %% tags=["hide-input"]
 import copy
 import time
 

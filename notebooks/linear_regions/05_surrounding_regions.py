@@ -31,7 +31,7 @@
 # patterns ({func}`nngeom.linear_regions.studies.surrounding_regions`). The segments are not clipped to the
 # pixel box (the paper does not say that it clips them).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points and the directions
@@ -40,7 +40,7 @@ n_points = 100               # test points per network
 n_directions = 100           # null-space directions per test point (the paper: 100)
 epsilon = 0.2                # length of each segment, in input units (pixels in [-1, 1]; the paper: 0.2)
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt

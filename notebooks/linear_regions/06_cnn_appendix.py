@@ -33,7 +33,7 @@
 # scoreboard lists these items and their verdicts as *stand-in*. An item the page did not run at all
 # stays "needs data".
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points, targets, PGD starts and directions
@@ -50,7 +50,7 @@ pgd_alpha = 0.01             # PGD step, same units
 pgd_steps = 40               # PGD iterations
 workers = 1                  # processes solving the LPs and programs
 
-# %%
+# %% tags=["hide-input"]
 import time
 from itertools import combinations
 

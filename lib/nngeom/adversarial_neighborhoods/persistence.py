@@ -8,9 +8,10 @@ is the largest ``sigma*`` such that ``x`` is (gamma, sigma)-stable for every ``s
 (Definition 4.2). Both are estimated by Monte Carlo sampling; persistence by the bracketing
 (bisection) search of Algorithm 1, run for a whole batch of points at once.
 
-The wedge domain ``W_k^n = {x in R^n : x_1 >= 0, ..., x_k >= 0}`` gives a closed form
-(Proposition 4.3), used here as ground truth: :func:`wedge_stability`, :func:`wedge_persistence` and
-an exact classifier for it, :func:`wedge_classifier`.
+The k-orthant ``W_k^n = {x in R^n : x_1 >= 0, ..., x_k >= 0}`` (Part I of the thesis calls it a wedge;
+Part III, and this library, the k-orthant, keeping *wedge* for Part III's tipped k-Theta-wedge) gives a closed form
+(Proposition 4.3), used here as ground truth: :func:`orthant_stability`, :func:`orthant_persistence` and
+an exact classifier for it, :func:`orthant_classifier`.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ __all__ = [
     "first_sigma_below",
     "persistence",
     "persistence_along_path",
-    "wedge_stability",
-    "wedge_persistence",
-    "wedge_classifier",
-    "WedgeClassifier",
-    "wedge_monte_carlo",
+    "orthant_stability",
+    "orthant_persistence",
+    "orthant_classifier",
+    "OrthantClassifier",
+    "orthant_monte_carlo",
 ]
 
 SigmaLike = float | Tensor
@@ -155,7 +156,7 @@ def stability(
         ``Tensor[N]`` (float, on ``x.device``): the fraction of samples classified as ``classes``.
 
     Example:
-        >>> model = wedge_classifier(n=3, k=2)
+        >>> model = orthant_classifier(n=3, k=2)
         >>> x = torch.tensor([[1.0, 1.0, 0.0]])
         >>> stability(model, x, sigma=1.0, n_samples=20000, generator=torch.Generator().manual_seed(0))
         tensor([0.7...])
@@ -267,7 +268,7 @@ def persistence(
     the same kind for the rest of the search, and because all estimates of one point share the same
     dyadic grid the resulting error is systematic, not noise: ``dither`` moves the lower end of each
     point's bracket down by a random factor in (1/2, 1], so the grid falls at a random place relative
-    to the persistence and the error averages out. On exact wedge classifiers this brought the bias
+    to the persistence and the error averages out. On exact orthant classifiers this brought the bias
     from up to 0.4 per-point standard deviations down to about 0.1-0.2 at 1,000 samples, shrinking as
     ``n_samples`` grows (what remains is the second-order bias of inverting a noisy curve).
 
@@ -279,11 +280,11 @@ def persistence(
         precision: stop when ``|stability - gamma| < precision``. The thesis gives no value. Keep it well
             below the Monte-Carlo standard error ``sqrt(gamma (1 - gamma) / n_samples)``: with a coarse
             precision the search stops early on a lucky midpoint of the first bracket, and the estimate
-            is then biased towards those midpoints (on wedges, 0.005 with 1,500 samples gave biases
+            is then biased towards those midpoints (on orthants, 0.005 with 1,500 samples gave biases
             of 4 standard errors; 0.002 none beyond noise).
         max_steps: the most bisection steps (the thesis' ``maxSteps``, value not given). 20 halvings
             shrink the bracket a million-fold, far below the Monte-Carlo resolution of a few per cent;
-            on the wedge grid 12, 16 and 30 steps gave the same bias and spread.
+            on the orthant grid 12, 16 and 30 steps gave the same bias and spread.
         rel_tol: also stop a point once its bracket is narrower than ``rel_tol`` times its upper end
             (0 disables this). The default 1e-3 is far below the Monte-Carlo resolution of a few per
             cent, and saves about half of the bisection steps.
@@ -303,10 +304,10 @@ def persistence(
         ``Tensor[N]`` of estimated persistences, on ``x.device``.
 
     Example:
-        >>> model = wedge_classifier(n=2, k=1)
+        >>> model = orthant_classifier(n=2, k=1)
         >>> x = torch.tensor([[1.0, 0.0]])                    # distance 1 from the half-plane boundary
         >>> persistence(model, x, n_samples=20000, generator=torch.Generator().manual_seed(0))
-        tensor([1.9...])                                      # closed form: wedge_persistence(1, 1, 0.7) = 1.907
+        tensor([1.9...])                                      # closed form: orthant_persistence(1, 1, 0.7) = 1.907
     """
     check_in_open_interval("gamma", gamma, 0.0, 1.0)
     check_positive_int("n_samples", n_samples)
@@ -421,11 +422,11 @@ def persistence_along_path(
 
 
 # --------------------------------------------------------------------------------------------------
-# The wedge model of Proposition 4.3
+# The k-orthant model of Proposition 4.3 (Part I's 'wedge')
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_wedge(k: int, n: int | None = None) -> None:
+def _check_orthant(k: int, n: int | None = None) -> None:
     check_positive_int("k", k)
     if n is not None:
         check_positive_int("n", n)
@@ -433,54 +434,54 @@ def _check_wedge(k: int, n: int | None = None) -> None:
             raise ValueError(f"k must satisfy 1 <= k <= n, got k={k}, n={n}")
 
 
-def wedge_stability(d: float, k: int, sigma: float) -> float:
+def orthant_stability(d: float, k: int, sigma: float) -> float:
     """P[x' in W_k^n] for x at distance ``d`` from each of the ``k`` sheets and x' ~ N(x, sigma^2 I).
 
     Proposition 4.3: ``(1/2 (1 + erf(d / (sqrt(2) sigma))))^k``, independent of the dimension n.
     """
     check_positive("d", d)
     check_positive("sigma", sigma)
-    _check_wedge(k)
+    _check_orthant(k)
     return (0.5 * (1.0 + math.erf(d / (math.sqrt(2.0) * sigma)))) ** k
 
 
-def wedge_persistence(d: float, k: int, gamma: float) -> float:
+def orthant_persistence(d: float, k: int, gamma: float) -> float:
     """Closed-form gamma-persistence of a point at distance ``d`` from each sheet of W_k^n (Prop. 4.3).
 
     ``sigma* = d / (sqrt(2) erfinv(2 gamma^(1/k) - 1))``. When ``gamma <= 2^-k`` the stability never falls
     below ``gamma`` (it tends to ``2^-k`` as sigma grows), so the persistence is ``inf``.
 
-    >>> round(wedge_persistence(1.0, 1, 0.7), 3)      # the thesis quotes about 1.91 (Figure 8)
+    >>> round(orthant_persistence(1.0, 1, 0.7), 3)      # the thesis quotes about 1.91 (Figure 8)
     1.907
     """
     from scipy.special import erfinv
 
     check_positive("d", d)
     check_in_open_interval("gamma", gamma, 0.0, 1.0)
-    _check_wedge(k)
+    _check_orthant(k)
     arg = 2.0 * gamma ** (1.0 / k) - 1.0
     if arg <= 0.0:
         return math.inf
     return float(d / (math.sqrt(2.0) * erfinv(arg)))
 
 
-class WedgeClassifier(nn.Module):
-    """Two-class classifier on R^n whose class 1 is exactly the wedge ``W_k^n``.
+class OrthantClassifier(nn.Module):
+    """Two-class classifier on R^n whose class 1 is exactly the k-orthant ``W_k^n``.
 
     Logits ``[-m, m]`` with ``m = min(x_1, ..., x_k)``, so class 1 iff ``m >= 0`` (ties at ``m = 0``
-    are broken towards class 1, so the closed wedge is class 1). Input shape ``[B, n]`` (or any shape
+    are broken towards class 1, so the closed orthant is class 1). Input shape ``[B, n]`` (or any shape
     whose trailing elements flatten to ``n``).
     """
 
     def __init__(self, n: int, k: int) -> None:
         super().__init__()
-        _check_wedge(k, n)
+        _check_orthant(k, n)
         self.n, self.k = n, k
 
     def forward(self, x: Tensor) -> Tensor:
         flat = x.reshape(x.shape[0], -1)
         if flat.shape[1] != self.n:
-            raise ValueError(f"WedgeClassifier(n={self.n}) got inputs with {flat.shape[1]} features")
+            raise ValueError(f"OrthantClassifier(n={self.n}) got inputs with {flat.shape[1]} features")
         m = flat[:, : self.k].min(dim=1).values
         tie = (m == 0).to(flat.dtype)
         return torch.stack([-m, m + tie], dim=1)
@@ -489,12 +490,12 @@ class WedgeClassifier(nn.Module):
         return f"n={self.n}, k={self.k}"
 
 
-def wedge_classifier(n: int, k: int) -> nn.Module:
-    """An exact classifier for the wedge ``W_k^n`` (class 1 inside, class 0 outside); see WedgeClassifier."""
-    return WedgeClassifier(n, k)
+def orthant_classifier(n: int, k: int) -> nn.Module:
+    """An exact classifier for the k-orthant ``W_k^n`` (class 1 inside, class 0 outside); see OrthantClassifier."""
+    return OrthantClassifier(n, k)
 
 
-def wedge_monte_carlo(
+def orthant_monte_carlo(
     ks: list[int],
     dims: list[int],
     distances: list[float],
@@ -506,7 +507,7 @@ def wedge_monte_carlo(
     progress: bool = True,
     **persistence_kwargs,
 ) -> list[dict]:
-    """Check :func:`persistence` against Proposition 4.3 on exact wedge classifiers.
+    """Check :func:`persistence` against Proposition 4.3 on exact orthant classifiers.
 
     For every ``(k, n, d, gamma)`` with ``k <= n``, ``n_points`` copies of the point at distance ``d``
     from each sheet of ``W_k^n`` (``x_i = d`` for ``i <= k``, 0 elsewhere) are estimated independently in
@@ -520,12 +521,12 @@ def wedge_monte_carlo(
     if not configs:
         raise ValueError("no configuration with k <= n: check 'ks' and 'dims'")
     rows = []
-    for k, n, d, g in tqdm(configs, desc="wedge Monte Carlo", disable=not progress, leave=False):
-        model = wedge_classifier(n, k).to(device or "cpu")
+    for k, n, d, g in tqdm(configs, desc="orthant Monte Carlo", disable=not progress, leave=False):
+        model = orthant_classifier(n, k).to(device or "cpu")
         x = torch.zeros(n_points, n, device=device)
         x[:, :k] = d
         est = persistence(model, x, gamma=g, n_samples=n_samples, generator=generator, **persistence_kwargs).double()
-        closed = wedge_persistence(d, k, g)
+        closed = orthant_persistence(d, k, g)
         mean = est.mean().item()
         sem = est.std().item() / math.sqrt(n_points) if n_points > 1 else math.nan
         rows.append(

@@ -192,7 +192,24 @@ def run(
                 raise NotebookFailed(
                     key, exc.ename, exc.evalue, exc.cell_index, exc.source, list(exc.traceback), partial
                 ) from exc
+            _collapse_boilerplate(tmp_out)
     return Path(output)
+
+
+# Cells whose code a reader need not see first: the parameters, the values the workflow injected. The book
+# collapses their input (Jupyter Book's hide-input); outputs stay visible.
+COLLAPSED_TAGS = ("parameters", "injected-parameters")
+
+
+def _collapse_boilerplate(ipynb: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in COLLAPSED_TAGS for t in tags) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, str(ipynb))
 
 
 def start_page(key: str, profile: str, metrics_path: str, *, seed: int, device: str, data: str):

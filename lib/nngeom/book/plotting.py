@@ -9,12 +9,12 @@ import numpy as np
 
 __all__ = [
     "style",
-    "wedge_3d",
+    "orthant_3d",
     "image_grid",
     "adversarial_rows",
     "class_frequency_curves",
-    "linear_regions",
-    "class_regions",
+    "region_polygons",
+    "class_region_polygons",
 ]
 
 
@@ -34,7 +34,7 @@ def style() -> None:
     )
 
 
-def wedge_3d(ax, k: int, d: float = 1.0, extent: float = 2.0) -> None:
+def orthant_3d(ax, k: int, d: float = 1.0, extent: float = 2.0) -> None:
     """Draw the boundary sheets of ``W_k^3`` and a point at distance ``d`` from each (thesis Figure 7).
 
     Sheet ``i`` is the part of the plane ``x_i = 0`` where the other constrained coordinates are >= 0.
@@ -150,7 +150,7 @@ def class_frequency_curves(
         ax.legend(fontsize=7, ncol=2)
 
 
-def linear_regions(
+def region_polygons(
     ax,
     polygons: Sequence[np.ndarray],
     values: np.ndarray | None = None,
@@ -185,7 +185,7 @@ def linear_regions(
     return coll
 
 
-def class_regions(ax, cells: Sequence[tuple[np.ndarray, int]], n_classes: int, cmap: str = "tab10") -> None:
+def class_region_polygons(ax, cells: Sequence[tuple[np.ndarray, int]], n_classes: int, cmap: str = "tab10") -> None:
     """Fill classification cells ``(polygon, class)`` by class colour, with no edges inside a class."""
     from matplotlib.collections import PolyCollection
 
