@@ -1,0 +1,44 @@
+"""Pages narrate: no cell holds a loop or function longer than about 15 code lines (tests/cell_report.py).
+
+KNOWN lists the blocks still to be moved into the library, with their size when they were listed. The test
+fails on a long block that is not listed, on a listed one that grew, and on a listed one that is gone or
+short now (remove it from the list: the list only shrinks).
+"""
+
+from __future__ import annotations
+
+from cell_report import LIMIT, long_blocks
+
+KNOWN = {
+    "notebooks/intriguing_properties/01_units: for layer in layers:": 37,
+    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for kind, ends in kinds.items():": 30,
+    "notebooks/intriguing_properties/02_adversarial_examples: for name, model in nets.items():": 29,
+    "notebooks/linear_regions/04_decision_boundaries: def xt_grid(images: dict, title: str) -> None:": 26,
+    "book/data_appendix: def show_dataset(name: str) -> None:": 25,
+    "notebooks/adversarial_neighborhoods/05_imagenet: for arch, model in models.items():": 23,
+    "notebooks/adversarial_neighborhoods/04_networks_mnist: for ax, name in zip(axes.flat, hist):": 21,
+    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for label, obj in objects.items():": 20,
+    "notebooks/adversarial_neighborhoods/03_stability_mnist: def falls_first(sig: np.ndarray, natural_share: np": 19,
+    "notebooks/intriguing_properties/02_adversarial_examples: for name, s in sets.items():": 19,
+    "notebooks/linear_regions/03_hyperplane_directions: for (v, lr), m in nets.items():": 19,
+    "notebooks/linear_regions/06_cnn_appendix: for row, (v, f) in enumerate(found.items()):": 19,
+    "notebooks/intriguing_properties/03_transfer: for src in cross_models:": 18,
+    "notebooks/adversarial_neighborhoods/01_persistence_theory: for ax, (n_dim, (ball, gauss)) in zip(axes, f19.it": 17,
+    "notebooks/adversarial_neighborhoods/03_stability_mnist: for key in SETTINGS:": 17,
+    "notebooks/adversarial_neighborhoods/04_networks_mnist: for network, p in paper_rows.items():": 17,
+    'notebooks/adversarial_neighborhoods/05_imagenet: for ax, (name, target) in zip(axes, (("BIM", INDIG': 17,
+    "notebooks/adversarial_neighborhoods/08_parameter_interpolation: def along(values, direction):": 17,
+    "notebooks/intriguing_properties/03_transfer: def heatmap(df: pd.DataFrame, order_rows, order_co": 17,
+    'notebooks/linear_regions/01_regions_in_pictures: for item, regions, where in (("LRG-F1", slice_regi': 17,
+    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for ax, (kind, ends) in zip(axes, kinds.items()):": 16,
+}
+
+
+def test_no_new_or_longer_algorithm_in_a_page_cell():
+    found = {b.key: b.lines for b in long_blocks()}
+    new = {k: n for k, n in found.items() if k not in KNOWN}
+    assert not new, f"page cells with blocks over {LIMIT} code lines (move them into nngeom): {new}"
+    grown = {k: (KNOWN[k], n) for k, n in found.items() if k in KNOWN and n > KNOWN[k]}
+    assert not grown, f"listed blocks that grew (listed, now): {grown}"
+    gone = sorted(set(KNOWN) - set(found))
+    assert not gone, f"listed blocks now short or gone: remove them from KNOWN in tests/test_cells.py: {gone}"
