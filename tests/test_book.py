@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,20 @@ def test_parameters_cells_are_collapsed(smoke_build):
         boiler = [t for t in tagged if {"parameters", "injected-parameters"} & set(t)]
         assert len(boiler) == 2 and all("hide-input" in t for t in boiler), (page, boiler)
         assert (html / f"{page}.html").read_text().count("tag_hide-input") >= 2, page
+
+
+def test_every_api_reference_on_a_page_links_to_its_entry(smoke_build):
+    # {func}/{class}/{mod} roles render as <code class="xref py ...">, inside a link only when Sphinx found
+    # the target (the API reference, book/api.md, documents every module from its docstrings)
+    html = smoke_build / "_build" / "html"
+    role = re.compile(
+        r'(<a class="reference internal"[^>]*>)?<code class="xref py py-\w+[^"]*"><span class="pre">([^<]*)<'
+    )
+    found, dangling = 0, []
+    for page in html.rglob("*.html"):
+        for m in role.finditer(page.read_text()):
+            found += 1
+            if not m.group(1):
+                dangling.append(f"{page.relative_to(html)}: {m.group(2)}")
+    assert found > 50, "no API references found: has the markup changed?"
+    assert not dangling, dangling

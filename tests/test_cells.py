@@ -10,25 +10,18 @@ from __future__ import annotations
 from cell_report import LIMIT, long_blocks
 
 KNOWN = {
-    "notebooks/intriguing_properties/01_units: for layer in layers:": 37,
-    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for kind, ends in kinds.items():": 30,
-    "notebooks/intriguing_properties/02_adversarial_examples: for name, model in nets.items():": 29,
-    "notebooks/linear_regions/04_decision_boundaries: def xt_grid(images: dict, title: str) -> None:": 26,
+    "notebooks/intriguing_properties/02_adversarial_examples: for name, model in nets.items():": 26,
     "book/data_appendix: def show_dataset(name: str) -> None:": 25,
     "notebooks/adversarial_neighborhoods/05_imagenet: for arch, model in models.items():": 23,
     "notebooks/adversarial_neighborhoods/04_networks_mnist: for ax, name in zip(axes.flat, hist):": 21,
-    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for label, obj in objects.items():": 20,
-    "notebooks/adversarial_neighborhoods/03_stability_mnist: def falls_first(sig: np.ndarray, natural_share: np": 19,
-    "notebooks/intriguing_properties/02_adversarial_examples: for name, s in sets.items():": 19,
     "notebooks/linear_regions/03_hyperplane_directions: for (v, lr), m in nets.items():": 19,
-    "notebooks/linear_regions/06_cnn_appendix: for row, (v, f) in enumerate(found.items()):": 19,
+    "notebooks/intriguing_properties/02_adversarial_examples: for name, s in sets.items():": 18,
+    "notebooks/adversarial_neighborhoods/09_decision_boundaries: for kind, ends in kinds.items():": 18,
     "notebooks/intriguing_properties/03_transfer: for src in cross_models:": 18,
     "notebooks/adversarial_neighborhoods/01_persistence_theory: for ax, (n_dim, (ball, gauss)) in zip(axes, f19.it": 17,
     "notebooks/adversarial_neighborhoods/03_stability_mnist: for key in SETTINGS:": 17,
     "notebooks/adversarial_neighborhoods/04_networks_mnist: for network, p in paper_rows.items():": 17,
     'notebooks/adversarial_neighborhoods/05_imagenet: for ax, (name, target) in zip(axes, (("BIM", INDIG': 17,
-    "notebooks/adversarial_neighborhoods/08_parameter_interpolation: def along(values, direction):": 17,
-    "notebooks/intriguing_properties/03_transfer: def heatmap(df: pd.DataFrame, order_rows, order_co": 17,
     'notebooks/linear_regions/01_regions_in_pictures: for item, regions, where in (("LRG-F1", slice_regi': 17,
     "notebooks/adversarial_neighborhoods/09_decision_boundaries: for ax, (kind, ends) in zip(axes, kinds.items()):": 16,
 }

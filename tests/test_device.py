@@ -38,8 +38,9 @@ def test_predict_is_the_eval_mode_argmax_in_any_batch_size_and_restores_the_mode
     assert net.training  # dropout was off for the prediction, and the mode is back
     with pytest.raises(ValueError, match="'batch_size' must be an int >= 1"):
         predict(net, x, 0)
-    with pytest.raises(ValueError, match="'x' must be a non-empty batch"):
-        predict(net, x[:0])
+    assert predict(net, x[:0]).shape == (0,)  # no points, no classes
+    with pytest.raises(ValueError, match="'x' must be a batch"):
+        predict(net, torch.tensor(1.0))
 
 
 def test_model_device():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
@@ -347,3 +348,20 @@ def test_first_layer_sampling_resolves_a_5_percent_noise_scale():
     expected = torch.tensor(norm.cdf((margin.abs() / (sigma * float(dw.norm()))).numpy()))
     se = torch.sqrt(expected * (1 - expected) / n)
     assert torch.all((got - expected).abs() < 4.5 * se), (got, expected, se)
+
+
+def test_majority_falls_first_three_ways_by_hand():
+    from nngeom.adversarial_neighborhoods.studies import majority_falls_first
+
+    sig = np.array([0.1, 0.2, 0.3])
+    adv = np.array([0.9, 0.2, 0.1])  # significantly below 1/2 from sigma 0.2 (Wilson upper 0.29 at n = 100)
+    assert majority_falls_first(sig, np.array([0.9, 0.9, 0.9]), adv, 100, True, "x").holds is True
+    assert majority_falls_first(sig, np.array([0.9, 0.1, 0.1]), adv, 100, True, "x").holds is False
+    # natural share 1/2 at sigma 0.2: neither significantly above nor below it
+    undecided = majority_falls_first(sig, np.array([0.9, 0.5, 0.5]), np.array([0.9, 0.2, 0.2]), 100, True, "x")
+    assert undecided.holds is None and undecided.effect == pytest.approx(0.2)
+    # the adversarial class keeps a significant majority up to the last sigma
+    assert (
+        majority_falls_first(sig, np.array([0.9, 0.9, 0.9]), np.array([0.9, 0.9, 0.9]), 100, True, "x").holds is False
+    )
+    assert majority_falls_first(sig, np.array([0.9, 0.9, 0.9]), adv, 100, False, "x").holds is None

@@ -171,3 +171,21 @@ def test_run_difference_one_run_is_undecided_and_many_runs_decide():
     assert (d["low"], d["high"]) == (0.0, 0.0)
     with pytest.raises(ValueError, match="runs, n"):
         stats.run_difference(torch.zeros(2, 5), torch.zeros(2, 6))
+
+
+def test_trend_along_three_ways_by_hand():
+    falling = torch.tensor([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]])
+    t = stats.trend_along(falling, "falls", 0.1)
+    assert t.ends.holds is True and [d.holds for d in t.segments] == [True, True] and t.counts() == (2, 0, 0)
+    assert t.tolerance == pytest.approx(0.1)
+    # a segment rising by 0.5, beyond 10 % of the total fall of 1: that segment fails
+    bumpy = torch.tensor([[1.0, 1.0], [0.0, 0.0], [0.5, 0.5], [0.0, 0.0]])
+    t = stats.trend_along(bumpy, "falls", 0.1)
+    assert [d.holds for d in t.segments] == [True, False, True] and t.worst.effect == pytest.approx(0.5)
+    # noisy per-item changes: a small rise whose interval spans the tolerance is undecided
+    noisy = torch.tensor([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.2, 0.0, 0.2]])
+    t = stats.trend_along(noisy, "falls", 0.1)
+    assert t.segments[1].holds is None
+    assert stats.trend_along(falling.flip(0), "rises", 0.1).ends.holds is True
+    with pytest.raises(ValueError, match="'direction'"):
+        stats.trend_along(falling, "up", 0.1)

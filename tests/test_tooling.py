@@ -52,8 +52,8 @@ def _imported_distributions() -> dict[str, set[str]]:
                 else:
                     continue
                 for top in tops:
-                    if top in sys.stdlib_module_names or top == "nngeom":
-                        continue
+                    if top in sys.stdlib_module_names or top == "nngeom" or (ROOT / "tests" / f"{top}.py").exists():
+                        continue  # the standard library, the package itself, a helper module of the tests
                     for dist in dists.get(top, [top]):
                         found.setdefault(_name(dist), set()).add(folder)
     return found
@@ -72,3 +72,14 @@ def test_every_imported_package_is_declared_and_every_dependency_is_imported():
     lib_only = {d for d, f in imported.items() if "lib" in f}
     book = {_name(r) for r in project["optional-dependencies"]["book"]}
     assert lib_only <= runtime | book, sorted(lib_only - runtime - book)
+
+
+def test_the_api_reference_documents_every_module():
+    text = (ROOT / "book/api.md").read_text()
+    modules = {
+        ".".join(p.relative_to(ROOT / "lib").with_suffix("").parts)
+        for p in (ROOT / "lib/nngeom").rglob("*.py")
+        if p.name != "__init__.py" and "reference" not in p.parts
+    }
+    listed = set(re.findall(r"^\.\. automodule:: (\S+)$", text, flags=re.M))
+    assert modules <= listed, f"modules missing from book/api.md: {sorted(modules - listed)}"

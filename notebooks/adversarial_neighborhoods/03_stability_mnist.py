@@ -64,6 +64,7 @@ from nngeom.adversarial_neighborhoods.persistence import (
     persistence,
     persistence_along_path,
 )
+from nngeom.adversarial_neighborhoods.studies import majority_falls_first
 from nngeom.book.notebook import start_page
 from nngeom.book.plotting import class_frequency_curves
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
@@ -128,33 +129,6 @@ epoch_gap = ([f"{model_name} trained for {train_epochs} epoch{'s' if train_epoch
 # where the attack missed its target, it is undecided.
 
 # %%
-def wilson_bounds(freq: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """95 % Wilson bounds of the shares in ``freq`` (each a share of ``n`` samples)."""
-    b = np.array([stats.wilson_interval(int(round(f * n)), n) for f in freq])
-    return b[:, 0], b[:, 1]
-
-
-def falls_first(sig: np.ndarray, natural_share: np.ndarray, adversarial_share: np.ndarray, n: int,
-                reached: bool, name: str) -> stats.Decision:
-    """Does the adversarial class lose its majority at a smaller sigma than the natural image's class?"""
-    if not reached:
-        return stats.Decision(None, f"{name}: the attack did not reach its target", criterion="nothing to decide")
-    lo_n, hi_n = wilson_bounds(natural_share, n)
-    lo_a, hi_a = wilson_bounds(adversarial_share, n)
-    s_adv = first_sigma_below(sig, hi_a, 0.5)
-    s_nat = first_sigma_below(sig, hi_n, 0.5)
-    test = f"{name}: adversarial class significantly below 1/2 from sigma {s_adv:.3g}, natural class from {s_nat:.3g}"
-    if np.isfinite(s_adv) and lo_n[int(np.searchsorted(sig, s_adv))] > 0.5:
-        holds = True
-    elif s_nat <= s_adv or lo_a[-1] > 0.5:
-        holds = False
-    else:
-        holds = None
-    return stats.Decision(holds, test, effect=s_adv,
-                          criterion="holds if the natural class is significantly above 1/2 where the adversarial "
-                          "class first falls significantly below it")
-
-
 gen = torch.Generator().manual_seed(seed)
 ones = correctly_classified(model, x_test, y_test)
 ones = ones[y_test[ones] == 1]
@@ -198,7 +172,7 @@ for key in SETTINGS:
     half_adv[key] = [first_sigma_below(sigmas, f[:, int(t)]) for f, t in zip(freq_adv[key], t1)]
     metrics.value(f"f9_targets_reached_{key}", int(ok1[key].sum()))
     metrics.value(f"f9_sigma_half_adversarial_0_{key}", half_adv[key][zero])
-    d = falls_first(sig_np, freq_nat[:, 1], freq_adv[key][zero][:, 0], freq_samples, bool(ok1[key][zero]),
+    d = majority_falls_first(sig_np, freq_nat[:, 1], freq_adv[key][zero][:, 0], freq_samples, bool(ok1[key][zero]),
                     f"target 0, {LABEL[key]}")
     metrics.claim("ANX-F9", f"natural_stable_adversarial_not_{key}", holds=d,
                   evidence=f"first sigma at which the own class falls below half of the samples: natural 1 "
@@ -238,7 +212,7 @@ fig.tight_layout()
 plt.show()
 metrics.value("f13_targets", len(others))
 for key in SETTINGS:
-    ds = [falls_first(sig_np, freq_nat[:, 1], freq_adv[key][i][:, int(t1[i])], freq_samples, bool(ok1[key][i]),
+    ds = [majority_falls_first(sig_np, freq_nat[:, 1], freq_adv[key][i][:, int(t1[i])], freq_samples, bool(ok1[key][i]),
                       f"target {int(t1[i])}") for i in others]
     metrics.value(f"f13_targets_falling_first_{key}", sum(d.holds is True for d in ds))
     metrics.claim("ANX-F13", f"adversarial_class_falls_off_quickly_{key}",

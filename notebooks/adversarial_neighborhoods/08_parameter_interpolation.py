@@ -137,36 +137,14 @@ metrics.claim("ANX-F24", "norm_changes_little",
                        f"{'inside' if in_band else 'outside'} the thesis' {paper_low:.0%}-{paper_high:.0%}")
 L = path.per_sample_loss.double()
 C = path.per_sample_correct.double()
-joint = 1 - 0.05 / (n_t - 1)
-
-
-def along(values, direction):
-    """Decisions for one curve: its change from end to end, and every segment's change."""
-    total_d = stats.paired_difference(values[-1], values[0])
-    total_change = total_d["difference"]
-    if direction == "falls":
-        ends = stats.interval_below(total_change, total_d["low"], total_d["high"], 0.0, "end minus start, paired 95 %")
-    else:
-        ends = stats.interval_above(total_change, total_d["low"], total_d["high"], 0.0, "end minus start, paired 95 %")
-    tol = rise_tolerance * abs(total_change)
-    segs = []
-    for i in range(len(values) - 1):
-        d = stats.paired_difference(values[i + 1], values[i], confidence=joint)
-        if direction == "falls":   # a rise of at least tol counts against the claim
-            segs.append(stats.interval_below(d["difference"], d["low"], d["high"], tol, f"segment {i}"))
-        else:
-            segs.append(stats.interval_above(d["difference"], d["low"], d["high"], -tol, f"segment {i}"))
-    return ends, segs, tol
-
-
-loss_ends, loss_segs, loss_tol = along(L, "falls")
-acc_ends, acc_segs, acc_tol = along(C, "rises")
-overall = stats.all_of([loss_ends, acc_ends] + loss_segs + acc_segs)
-worst = max(loss_segs, key=lambda d: d.high)
-count = lambda ds, v: sum(d.holds is v for d in ds)  # noqa: E731
-test = (f"loss: end to end {loss_ends.outcome}, segments {count(loss_segs, True)} hold / {count(loss_segs, None)} undecided / "
-        f"{count(loss_segs, False)} fail (tolerated rise {loss_tol:.3g}); accuracy: end to end {acc_ends.outcome}, segments "
-        f"{count(acc_segs, True)} / {count(acc_segs, None)} / {count(acc_segs, False)} (tolerated fall {acc_tol:.3g}); "
+loss_trend = stats.trend_along(L, "falls", rise_tolerance)
+acc_trend = stats.trend_along(C, "rises", rise_tolerance)
+overall = stats.all_of([loss_trend.ends, acc_trend.ends, *loss_trend.segments, *acc_trend.segments])
+worst = loss_trend.worst
+(loss_hold, loss_open, loss_fail), (acc_hold, acc_open, acc_fail) = loss_trend.counts(), acc_trend.counts()
+test = (f"loss: end to end {loss_trend.ends.outcome}, segments {loss_hold} hold / {loss_open} undecided / {loss_fail} fail "
+        f"(tolerated rise {loss_trend.tolerance:.3g}); accuracy: end to end {acc_trend.ends.outcome}, segments "
+        f"{acc_hold} / {acc_open} / {acc_fail} (tolerated fall {acc_trend.tolerance:.3g}); "
         f"paired intervals over {n_eval} images, Bonferroni over {n_t - 1} segments")
 decision = stats.Decision(overall.holds, test, effect=worst.effect, low=worst.low, high=worst.high,
                           criterion="holds if loss falls and accuracy rises end to end and no segment shows a rise of the loss "

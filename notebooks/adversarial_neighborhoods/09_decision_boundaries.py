@@ -62,7 +62,6 @@ gamma = 0.7                  # persistence level
 
 # %% tags=["hide-input"]
 import math
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -74,13 +73,10 @@ from nngeom.adversarial_neighborhoods.boundaries import (
     Orthant,
     Wedge,
     boundary_point,
-    cvxpy_projection,
+    boundary_spectra,
+    check_projections,
     degenerate_count,
-    dominant_count,
-    flat_svd,
-    project_to_boundary,
     random_differences,
-    sequential_projection,
     singular_values,
 )
 from nngeom.adversarial_neighborhoods.persistence import persistence_along_path
@@ -128,27 +124,14 @@ pts = 2 * torch.randn(cvxpy_points, orthant_dim, generator=gen, dtype=torch.floa
 k_w = len(wedge_thetas) + 1
 objects = {f"{k_w}-orthant": Wedge(orthant_dim, [0.0] * len(wedge_thetas)),
            f"{k_w}-wedge, angles {', '.join(f'{t:g}' for t in wedge_thetas)}": Wedge(orthant_dim, wedge_thetas)}
-rows = []
-for label, obj in objects.items():
-    N = obj.normals()
-    t0 = time.perf_counter()
-    exact = obj.project(pts)
-    t_exact = time.perf_counter() - t0
-    seq = sequential_projection(N, pts)
-    t0 = time.perf_counter()
-    ref = cvxpy_projection(N, pts)
-    t_cvx = time.perf_counter() - t0
-    d_seq, d_ref = ((q - pts).norm(dim=1) for q in (seq, ref))
-    seq_feasible = (seq @ N.T).min(1).values >= -1e-9
-    outside = (pts @ N.T).min(1).values < 0
-    wrong = ~seq_feasible | ((seq - exact).norm(dim=1) > nearest_tolerance)
-    rows.append({"object": label, "exact vs cvxpy (largest difference)": float((exact - ref).abs().max()),
-                 "sequential vs exact (largest difference)": float((seq - exact).abs().max()),
-                 "sequential vs cvxpy (largest difference)": float((seq - ref).abs().max()),
-                 "sequential outside the object": int((~seq_feasible).sum()),
-                 "sequential farther than the nearest point": int(((d_seq > d_ref + 1e-6) & seq_feasible).sum()),
-                 "points outside": int(outside.sum()), "sequential wrong among them": int((wrong & outside).sum()),
-                 "exact (s)": t_exact, "cvxpy (s)": t_cvx})
+checks = {label: check_projections(obj, pts, nearest_tolerance) for label, obj in objects.items()}
+rows = [{"object": label, "exact vs cvxpy (largest difference)": c.exact_vs_cvxpy,
+         "sequential vs exact (largest difference)": c.sequential_vs_exact,
+         "sequential vs cvxpy (largest difference)": c.sequential_vs_cvxpy,
+         "sequential outside the object": c.sequential_outside,
+         "sequential farther than the nearest point": c.sequential_farther, "points outside": c.points_outside,
+         "sequential wrong among them": c.sequential_wrong_outside, "exact (s)": c.exact_seconds,
+         "cvxpy (s)": c.cvxpy_seconds} for label, c in checks.items()]
 x2 = pd.DataFrame(rows).set_index("object")
 display(x2.style.format({c: "{:.1e}" for c in x2.columns if "difference" in c} | {"exact (s)": "{:.4f}", "cvxpy (s)": "{:.2f}"}))
 orthant_row, wedge_row = x2.iloc[0], x2.iloc[1]
@@ -230,37 +213,24 @@ for j in range(n_boundary):  # a test image of another class, drawn at random
     others.append(int(cand[torch.randint(len(cand), (1,), generator=gen)]))
 x_other = x_test[torch.tensor(others)].to(dev)
 kinds = {"test -> adversarial": x_adv, "test -> test": x_other}
-results = []
-examples = {}
+results, examples = [], {}
 for kind, ends in kinds.items():
     for j in range(n_boundary):
         if kind == "test -> adversarial" and not bool(adv_ok[j]):
             continue
-        bp = boundary_point(model, xa[j:j + 1], ends[j:j + 1], tol=1e-6)
-        xb = bp.midpoint[0]
-        z = torch.randn(boundary_samples, xb.numel(), generator=gen).to(dev)
-        row = {"kind": kind, "image": int(pick[j]), "classes": f"{int(bp.class_start)} | {int(bp.class_other)}",
-               "boundary at": float(bp.fraction)}
-        for dist, draw in (("gaussian", z), ("flat", flat_svd(z))):
-            samples = xb + sigma * draw.reshape(boundary_samples, *xb.shape)
-            on = project_to_boundary(model, samples, xa[j], ends[j], tol=1e-7).midpoint
-            sv_raw = singular_values(on)
-            flat_on = on.reshape(len(on), -1).double()
-            if dist == "gaussian":  # centred: does anything but the image stand out above the noise?
-                noise = (sigma * draw).reshape(boundary_samples, -1).double()
-                sv_noise = singular_values(noise - noise.mean(0))
-                sv_c = singular_values(flat_on - flat_on.mean(0))
-                row["gaussian: centred top / noise top"] = float(sv_c[0] / sv_noise[0])
-                row["gaussian: standing out (centred)"] = int((sv_c > standout * sv_noise[0]).sum())
-            elif kind == "test -> test":  # how much of the two parent images the top two directions hold
-                V = torch.linalg.svd(flat_on, full_matrices=False).Vh[:2]
-                parents = torch.stack([xa[j].reshape(-1), ends[j].reshape(-1)]).double()
-                row["flat: parents in the top two"] = float((((parents @ V.T) ** 2).sum(1) / (parents ** 2).sum(1)).min())
-            sv_diff = singular_values(random_differences(on, n_pairs, generator=gen))
-            row[f"{dist}: top two (samples)"] = float(sv_raw[0] / sv_raw[1])
-            row[f"{dist}: dominant (differences)"] = dominant_count(sv_diff)
-            row[f"{dist}: dropped (differences)"] = degenerate_count(sv_diff, largest=10)
-            examples.setdefault((kind, dist), (sv_raw.cpu().numpy(), sv_diff.cpu().numpy()))
+        sp = boundary_spectra(model, xa[j], ends[j], sigma=sigma, n_samples=boundary_samples, n_pairs=n_pairs,
+                              standout=standout, parents=kind == "test -> test", generator=gen)
+        row = {"kind": kind, "image": int(pick[j]), "classes": f"{sp.class_start} | {sp.class_other}",
+               "boundary at": sp.fraction}
+        for dist in sp.spectra:  # the columns in the order of the measurements
+            if dist == "gaussian":
+                row |= {"gaussian: centred top / noise top": sp.centred_over_noise,
+                        "gaussian: standing out (centred)": sp.standing_out}
+            elif sp.parents_in_top_two is not None:
+                row["flat: parents in the top two"] = sp.parents_in_top_two
+            row |= {f"{dist}: top two (samples)": sp.top_two[dist], f"{dist}: dominant (differences)": sp.dominant[dist],
+                    f"{dist}: dropped (differences)": sp.dropped[dist]}
+            examples.setdefault((kind, dist), sp.spectra[dist])
         results.append(row)
 f26 = pd.DataFrame(results).set_index(["kind", "image"])
 display(f26.style.format({c: "{:.1f}" for c in f26.columns if "top two" in c} | {"boundary at": "{:.3f}"}))

@@ -51,17 +51,17 @@ equivalence_margin = 0.1     # our margin: units and random directions count as 
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
 from nngeom.book.notebook import start_page
+from nngeom.book.plotting import top_image_panels
 from nngeom.book.report import verdict_markdown
 from nngeom.core import data, zoo
-from nngeom.core.stats import all_of, equivalent
+from nngeom.core.stats import all_of, equivalent, welch_difference
 from nngeom.core.validation import check_choice, check_in_open_interval, check_int_list, check_positive_int
-from nngeom.intriguing_properties.units import label_purity, layer_activations, random_directions, top_images
+from nngeom.intriguing_properties.units import top_images, units_vs_random
 
 check_choice("model_name", model_name, zoo.names())
 layers = check_int_list("layers", layers, minimum=1)
@@ -99,48 +99,24 @@ x_test, y_test = data.tensors("mnist", "test")
 # random unit vectors $v$ drawn uniformly from the sphere.
 
 # %%
-summary_rows = []
+studies = {}
 for layer in layers:
-    acts = layer_activations(model, x_test, layer)
-    width = acts.shape[1]
-    units = torch.eye(width)
-    randoms = random_directions(width, n_random, generator=generator)
-    k_show = min(show_images, len(acts))
-    fig, axes = plt.subplots(show_directions, 2 * k_show + 1, figsize=(0.8 * (2 * k_show + 1), 0.85 * show_directions))
-    for col, (title, dirs) in enumerate((("units $e_i$", units), ("random directions $v$", randoms))):
-        top = top_images(acts, dirs[:show_directions], k_show)
-        for r in range(min(show_directions, len(dirs))):
-            for c in range(k_show):
-                ax = axes[r, c + col * (k_show + 1)]
-                ax.imshow(x_test[int(top[r, c]), 0], cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-        axes[0, col * (k_show + 1) + k_show // 2].set_title(title, fontsize=9)
-    for r in range(show_directions):
-        axes[r, k_show].axis("off")
-    fig.suptitle(f"IPN-X1: {model_name}, hidden layer {layer} ({width} units): most exciting test images",
-                 fontsize=9, y=1.01)
-    fig.tight_layout()
+    st = studies[layer] = units_vs_random(model, x_test, y_test, layer, n_random, top_k, generator)
+    k_show = min(show_images, len(st.activations))
+    panels = [(title, top_images(st.activations, dirs[:show_directions], k_show))
+              for title, dirs in (("units $e_i$", torch.eye(st.width)), ("random directions $v$", st.randoms))]
+    top_image_panels(x_test[:, 0].numpy(), panels, f"IPN-X1: {model_name}, hidden layer {layer} ({st.width} units): "
+                     "most exciting test images")
     plt.show()
-
-    # statistics over every unit and every random direction
-    k = min(top_k, len(acts))
-    top_u, top_r = top_images(acts, units, k), top_images(acts, randoms, k)
-    pur_units = label_purity(y_test[top_u])
-    pur_random = label_purity(y_test[top_r])
-    # mean projection <phi(x), v> of each direction's top images: a check on the search itself (an argmin
-    # or unnormalised directions would move it far), recorded for the smoke expectations
-    metrics.value(f"layer{layer}_top_projection_units", float(torch.gather(acts, 0, top_u.T).mean()))
-    metrics.value(f"layer{layer}_top_projection_random",
-                  float(torch.stack([acts[top_r[j]] @ randoms[j] for j in range(len(randoms))]).mean()))
-    baseline = label_purity(y_test[torch.randint(len(y_test), (n_random, k), generator=generator)])
-    summary_rows.append({
-        "layer": layer, "units": width, "random directions": n_random,
-        "purity, units (mean)": float(pur_units.mean()),
-        "purity, random directions (mean)": float(pur_random.mean()),
-        "purity, random images (mean)": float(baseline.mean()),
-        "_units": pur_units, "_random": pur_random,
-    })
+    # the mean projection of each direction's top images: a check on the search itself (an argmin or
+    # unnormalised directions would move it far), recorded for the smoke expectations
+    metrics.value(f"layer{layer}_top_projection_units", st.top_projection_units)
+    metrics.value(f"layer{layer}_top_projection_random", st.top_projection_random)
+summary_rows = [{"layer": layer, "units": st.width, "random directions": n_random,
+                 "purity, units (mean)": float(st.purity_units.mean()),
+                 "purity, random directions (mean)": float(st.purity_random.mean()),
+                 "purity, random images (mean)": float(st.purity_baseline.mean()),
+                 "_units": st.purity_units, "_random": st.purity_random} for layer, st in studies.items()]
 
 # %% [markdown]
 # ## How coherent are they?
@@ -153,13 +129,11 @@ for layer in layers:
 # %%
 # Verdict per layer: TOST with the 90 % Welch interval (unequal variances, normal quantile) of
 # mean(units) - mean(random directions) against +-equivalence_margin.
-z90 = 1.6448536269514722  # normal quantile of 0.95: a two-sided 90 % interval, one 5 % test each side
 lines, decisions = [], []
 for r in summary_rows:
     u, v = r["_units"].double(), r["_random"].double()
-    diff = float(u.mean() - v.mean())
-    se = float(np.sqrt(u.var(unbiased=True) / len(u) + v.var(unbiased=True) / len(v)))
-    low, high = diff - z90 * se, diff + z90 * se
+    w = welch_difference(u, v, confidence=0.90)  # two-sided 90 %: one 5 % test on each side (TOST)
+    diff, low, high = w["difference"], w["low"], w["high"]
     d = equivalent(diff, low, high, equivalence_margin,
                    test=f"layer {r['layer']}: 90 % Welch interval, {len(u)} units vs {len(v)} random directions")
     decisions.append(d)

@@ -61,9 +61,9 @@ from nngeom.book.plotting import adversarial_rows
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import data, zoo
 from nngeom.core.attacks import distortion
-from nngeom.core.stats import all_of, interval_below, rate, rate_at_least, rate_below
+from nngeom.core.stats import all_of, interval_below, mean_interval, rate, rate_at_least, rate_below
 from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
-from nngeom.intriguing_properties.transfer import errors, lbfgs_adversarials, matched_noise
+from nngeom.intriguing_properties.transfer import lbfgs_adversarials, noise_control
 
 for name in models:
     check_choice("models", name, zoo.names())
@@ -141,11 +141,8 @@ rows = []
 for name, model in nets.items():
     s = lbfgs_adversarials(name, model, x_test, y_test, n_images, generator, c_range=(c_min, c_max),
                            search_steps=search_steps, max_iter=max_iter, batch_size=batch_size, progress=True)
-    sets[name] = s
-    x_adv_ok, y_ok = s.successful()
-    x_ok = s.x[s.success]
-    noisy = matched_noise(x_ok, x_adv_ok, generator)
-    noisy_err[name] = rate(errors(model, noisy, y_ok))
+    sets[name], control = s, noise_control(model, s, generator)
+    noisy_err[name] = rate(control.wrong)
     test_err = 1.0 - model.nngeom_meta["test_accuracy"]
     n_test = model.nngeom_meta["n_test"]
     success = rate(s.success)
@@ -156,7 +153,7 @@ for name, model in nets.items():
         "attack success": success["rate"],
         "success 95% CI": f"{success['low']:.1%}–{success['high']:.1%}",
         "mean distortion": float(dist.mean()) if len(dist) else float("nan"),
-        "noise distortion": float(distortion(x_ok, noisy).mean()) if len(dist) else float("nan"),
+        "noise distortion": float(control.distortion.mean()) if len(dist) else float("nan"),
         "error under matched noise": noisy_err[name]["rate"],
         "noise 95% CI": f"{noisy_err[name]['low']:.1%}–{noisy_err[name]['high']:.1%}",
         "attempts": len(s.success),
@@ -224,19 +221,18 @@ found, calm, per_model = [], [], []
 for name, s in sets.items():
     k, n = int(s.success.sum()), len(s.success)
     ok = rate_at_least(k, n, min_success)
-    dist = s.distortion.double()
-    mean = float(dist.mean()) if len(dist) else float("nan")
-    half = 1.959963984540054 * float(dist.std(unbiased=True)) / len(dist) ** 0.5 if len(dist) > 1 else float("nan")
+    m = mean_interval(s.distortion)
+    mean, low, high = m["mean"], m["low"], m["high"]
     threshold = close_factor * reference_distortion[name]
-    close = interval_below(mean, mean - half, mean + half, threshold,
-                           test=f"{name}: normal 95 % interval of the mean distortion of {len(dist)} examples")
+    close = interval_below(mean, low, high, threshold,
+                           test=f"{name}: normal 95 % interval of the mean distortion of {m['n']} examples")
     both = all_of([ok, close], name=f"{name} checks")
     found.append(both)
     k_noise = int(round(noisy_err[name]["rate"] * noisy_err[name]["n"])) if noisy_err[name]["n"] else 0
     quiet = rate_below(k_noise, noisy_err[name]["n"], barely)
     calm.append(quiet)
     per_model.append({"model": name, "success": f"{k}/{n}", "success ≥ min_success": ok.outcome,
-                      "mean distortion (95% CI)": f"{mean:.3f} ({mean - half:.3f}–{mean + half:.3f})",
+                      "mean distortion (95% CI)": f"{mean:.3f} ({low:.3f}–{high:.3f})",
                       "reference": reference_distortion[name], "threshold": threshold,
                       "close": close.outcome, "noise error": f"{k_noise}/{noisy_err[name]['n']}",
                       "noise below barely": quiet.outcome})

@@ -62,6 +62,7 @@ import torch
 from IPython.display import Markdown, display
 
 from nngeom.book.notebook import start_page
+from nngeom.book.plotting import rate_heatmap
 from nngeom.book.report import verdict_markdown
 from nngeom.core import data, zoo
 from nngeom.core.stats import all_of, paired_difference, rate_below
@@ -94,22 +95,11 @@ def matrix_view(df: pd.DataFrame, order_rows, order_cols) -> pd.DataFrame:
     return cell.pivot(index="set", columns="model", values="text").loc[order_rows, order_cols]
 
 
-def heatmap(df: pd.DataFrame, order_rows, order_cols, title: str):
+def heatmap(df: pd.DataFrame, order_rows, order_cols, title: str) -> None:
+    """The transfer table as a heatmap: rows the sets of examples, columns the models asked."""
     grid = df.pivot(index="set", columns="model", values="rate").loc[order_rows, order_cols].to_numpy()
-    fig, ax = plt.subplots(figsize=(1.1 * len(order_cols) + 2.5, 0.5 * len(order_rows) + 1.5))
-    im = ax.imshow(grid, cmap="Reds", vmin=0, vmax=1)
-    ax.grid(False)
-    for i in range(grid.shape[0]):
-        for j in range(grid.shape[1]):
-            ax.text(j, i, f"{grid[i, j]:.0%}", ha="center", va="center", fontsize=7,
-                    color="white" if grid[i, j] > 0.6 else "black")
-    ax.set_xticks(range(len(order_cols)), [c.replace("mnist-", "") for c in order_cols], rotation=40, ha="right", fontsize=7)
-    ax.set_yticks(range(len(order_rows)), [r.replace("mnist-", "") for r in order_rows], fontsize=7)
-    ax.set_xlabel("model asked")
-    ax.set_ylabel("examples made on")
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.03, label="error rate")
-    fig.tight_layout()
+    short = [r.replace("mnist-", "") for r in order_rows], [c.replace("mnist-", "") for c in order_cols]
+    rate_heatmap(grid, *short, title, xlabel="model asked", ylabel="examples made on")
     plt.show()
 
 

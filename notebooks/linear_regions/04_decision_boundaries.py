@@ -62,10 +62,11 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
-from matplotlib.patches import Patch
 
 from nngeom.book.pages import open_table1_page
+from nngeom.book.plotting import xt_grid
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
+from nngeom.core.device import predict
 from nngeom.core.stats import all_of, compare_samples, exact, rate_at_least
 from nngeom.core.validation import check_nonnegative_int, check_positive_int
 from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS, class_region_study, logit_gradients
@@ -156,43 +157,24 @@ metrics.value("distance_to_mid_grey", dist_x0);
 # A green border: $x^t$ is still classified like $x^*$; red: classified as $t$; grey: as a third class.
 
 # %%
-def xt_grid(images: dict, title: str) -> None:
-    keys = list(images)
-    fig, axes = plt.subplots(len(keys), 11, figsize=(12, 1.25 * len(keys) + 0.6), constrained_layout=True)
-    for row, key in enumerate(keys):
-        res, pred0 = images[key]
-        panels = [x[example].numpy()] + list(res)
-        for col, img in enumerate(panels):
-            ax = axes[row, col]
-            ax.imshow(img.reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col > 0:
-                t = col - 1
-                p = found[key][example].predicted[t]
-                colour = "tab:green" if p == pred0 else ("tab:red" if p == t else "0.6")
-                for s in ax.spines.values():
-                    s.set_visible(True)
-                    s.set_edgecolor(colour)
-                    s.set_linewidth(3)
-            if row == 0:
-                ax.set_title("$x^*$" if col == 0 else f"t = {col - 1}", fontsize=9)
-        axes[row, 0].set_ylabel(f"{VARIANTS[key[0]]}\nlr {key[1]}", fontsize=9)
-    fig.legend(handles=[Patch(color="tab:green", label="still the class of $x^*$"), Patch(color="tab:red", label="class t"),
-                        Patch(color="0.6", label="another class")], loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle(title, fontsize=10)
-    plt.show()
+pred0 = {key: int(predict(m, x[example : example + 1])) for key, m in nets.items()}
+titles = ["$x^*$"] + [f"t = {t}" for t in range(10)]
 
 
-with torch.no_grad():
-    pred0 = {key: int(m(x[example:example + 1].to(dev)).argmax()) for key, m in nets.items()}
-xt_grid({key: (f[example].x_t, pred0[key]) for key, f in found.items()},
-        f"x^t nearest to x* (test image {example}; distortion per row: "
-        + ", ".join(f"{found[k][example].distortion:.1f}" for k in found) + ")")
+def xt_rows(which: str) -> list:
+    """One row per network: x*, then the chosen point of each class t's maximisers (x_t or x_central)."""
+    return [(f"{VARIANTS[key[0]]}\nlr {key[1]}", [x[example].numpy().reshape(28, 28)]
+             + [r.reshape(28, 28) for r in getattr(f[example], which)], f[example].predicted, pred0[key])
+            for key, f in found.items()]
+
+
+xt_grid(xt_rows("x_t"), titles, f"x^t nearest to x* (test image {example}; distortion per row: "
+        + ", ".join(f"{found[k][example].distortion:.1f}" for k in found) + ")", value_range=BOX)
+plt.show()
 if example < central_points:
-    xt_grid({key: (f[example].x_central, pred0[key]) for key, f in found.items()},
-            "the same maximisers' set, the point nearest to mid-grey (distortion per row: "
-            + ", ".join(f"{found[k][example].distortion_central:.1f}" for k in found) + ")")
+    xt_grid(xt_rows("x_central"), titles, "the same maximisers' set, the point nearest to mid-grey (distortion per "
+            "row: " + ", ".join(f"{found[k][example].distortion_central:.1f}" for k in found) + ")", value_range=BOX)
+    plt.show()
 
 # %% [markdown]
 # ## Proposition 1: $x^t$ lies on a face of its region

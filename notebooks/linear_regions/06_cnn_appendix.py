@@ -59,12 +59,12 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
-from matplotlib.patches import Patch
 
 from nngeom.book import plotting
 from nngeom.book.notebook import start_page
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core import data, zoo
+from nngeom.core.device import predict
 from nngeom.core.stats import all_of, compare_samples, equivalent, interval_below, paired_difference, rate_at_least
 from nngeom.core.validation import check_bool, check_nonnegative_int, check_positive, check_positive_int
 from nngeom.linear_regions.regions import block_coherence, layer_coherence, region_constraints
@@ -310,29 +310,12 @@ if run and class_points:
     record("LRG-F11", gaps=[XT_GAP], note="the first test point of the draw")
     # Figure 11: the x^t of the first test image
     names = data.class_names(DATA)
-    fig, axes = plt.subplots(3, 11, figsize=(12, 4.2), constrained_layout=True)
-    for row, (v, f) in enumerate(found.items()):
-        with torch.no_grad():
-            pred0 = int(nets[v](x_all[:1].to(dev)).argmax())
-        for col in range(11):
-            ax = axes[row, col]
-            img = x_all[0] if col == 0 else torch.from_numpy(f[0].x_t[col - 1]).float().reshape(shape)
-            ax.imshow(((img.permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy().squeeze(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col:
-                p = f[0].predicted[col - 1]
-                colour = "tab:green" if p == pred0 else ("tab:red" if p == col - 1 else "0.6")
-                for sp in ax.spines.values():
-                    sp.set_visible(True)
-                    sp.set_edgecolor(colour)
-                    sp.set_linewidth(3)
-            if row == 0:
-                ax.set_title("$x^*$" if col == 0 else names[col - 1], fontsize=8)
-        axes[row, 0].set_ylabel(VARIANTS[v])
-    fig.suptitle("x^t of the first test image" + TAG, fontsize=10)
-    fig.legend(handles=[Patch(color="tab:green", label="still the class of $x^*$"), Patch(color="tab:red", label="class t"),
-                        Patch(color="0.6", label="another class")], loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.06))
+    def display_image(img) -> np.ndarray:  # [C, H, W] (or flat) in BOX -> [H, W, C] for imshow
+        return torch.as_tensor(img).float().reshape(shape).permute(1, 2, 0).numpy()
+
+    xt_rows = [(VARIANTS[v], [display_image(x_all[0])] + [display_image(img) for img in f[0].x_t], f[0].predicted,
+                int(predict(nets[v], x_all[:1]))) for v, f in found.items()]
+    plotting.xt_grid(xt_rows, ["$x^*$"] + list(names), "x^t of the first test image" + TAG, value_range=BOX, legend_offset=-0.06)
     plt.show()
 elif run:
     display(Markdown("`class_points` is 0 at this profile: Table 4 and Figure 11 were not computed."))

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -51,6 +52,10 @@ __all__ = [
     "singular_values",
     "degenerate_count",
     "dominant_count",
+    "ProjectionCheck",
+    "check_projections",
+    "BoundarySpectra",
+    "boundary_spectra",
 ]
 
 
@@ -194,6 +199,48 @@ def cvxpy_projection(normals: Tensor, x: Tensor, tol: float = 1e-10) -> Tensor:
         )
         out.append(v.value)
     return torch.tensor(np.array(out), dtype=x.dtype)
+
+
+@dataclass
+class ProjectionCheck:
+    """The exact projection onto an orthant or wedge against cvxpy and against projecting onto one face
+    after the other (:func:`check_projections`; the thesis' Lemma 30.11 and its counterexample)."""
+
+    exact_vs_cvxpy: float  # largest coordinate difference
+    sequential_vs_exact: float
+    sequential_vs_cvxpy: float
+    sequential_outside: int  # sequential results outside the object
+    sequential_farther: int  # feasible sequential results farther than the nearest point
+    points_outside: int  # of the points projected, those outside the object
+    sequential_wrong_outside: int  # among those, sequential results infeasible or not the nearest point
+    exact_seconds: float
+    cvxpy_seconds: float
+
+
+def check_projections(obj: Wedge, x: Tensor, nearest_tolerance: float) -> ProjectionCheck:
+    """Project the points ``x`` [m, n] onto the wedge ``obj`` (all angles 0: the orthant) three ways:
+    exactly (``obj.project``), with cvxpy, and face after face (:func:`sequential_projection`, which Lemma
+    30.11 shows exact only for orthogonal normals). A sequential result counts as wrong if it is infeasible
+    or more than ``nearest_tolerance`` from the exact one."""
+    import time
+
+    normals = obj.normals()
+    t0 = time.perf_counter()
+    exact = obj.project(x)
+    t_exact = time.perf_counter() - t0
+    seq = sequential_projection(normals, x)
+    t0 = time.perf_counter()
+    ref = cvxpy_projection(normals, x)
+    t_cvx = time.perf_counter() - t0
+    d_seq, d_ref = ((q - x).norm(dim=1) for q in (seq, ref))
+    feasible = (seq @ normals.T).min(1).values >= -1e-9
+    outside = (x @ normals.T).min(1).values < 0
+    wrong = ~feasible | ((seq - exact).norm(dim=1) > nearest_tolerance)
+    return ProjectionCheck(
+        float((exact - ref).abs().max()), float((seq - exact).abs().max()), float((seq - ref).abs().max()),
+        int((~feasible).sum()), int(((d_seq > d_ref + 1e-6) & feasible).sum()), int(outside.sum()),
+        int((wrong & outside).sum()), t_exact, t_cvx,
+    )  # fmt: skip
 
 
 def centerline(wedge: Wedge, t: Tensor) -> Tensor:
@@ -341,3 +388,71 @@ def dominant_count(sv: Tensor, largest: int = 5) -> int:
         return 0
     ratio = s[: min(largest, len(s) - 1)] / s[1 : min(largest, len(s) - 1) + 1]
     return int(ratio.argmax()) + 1
+
+
+SAMPLINGS = ("gaussian", "flat")  # Gaussian samples, and the same samples with a flat spectrum (flat_svd)
+
+
+@dataclass
+class BoundarySpectra:
+    """Singular values of samples projected onto the decision boundary around one boundary point
+    (:func:`boundary_spectra`; the thesis' Figure 26). Dicts are keyed by sampling, ``"gaussian"`` or
+    ``"flat"``."""
+
+    class_start: int
+    class_other: int
+    fraction: float  # where on the segment start -> end the boundary point lies
+    centred_over_noise: float  # Gaussian: largest singular value of the centred samples / that of the noise
+    standing_out: int  # Gaussian: centred values above ``standout`` times the noise's largest
+    parents_in_top_two: float | None  # flat: smaller share of either parent in the top two directions
+    top_two: dict[str, float] = field(default_factory=dict)  # first / second singular value of the samples
+    dominant: dict[str, int] = field(default_factory=dict)  # dominant_count of the random differences
+    dropped: dict[str, int] = field(default_factory=dict)  # degenerate_count (at most 10) of the differences
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # (samples, differences)
+
+
+def boundary_spectra(
+    model: nn.Module,
+    start: Tensor,
+    end: Tensor,
+    *,
+    sigma: float,
+    n_samples: int,
+    n_pairs: int,
+    standout: float,
+    parents: bool,
+    generator: torch.Generator | None = None,
+) -> BoundarySpectra:
+    """The thesis' section 31 at one boundary point: find where the segment ``start -> end`` (single inputs
+    of different classes) crosses the boundary, draw ``n_samples`` Gaussian samples of scale ``sigma``
+    around it (and their flat-spectrum version), project them onto the boundary, and measure the singular
+    values of the projected samples and of ``n_pairs`` random differences between them. With ``parents``
+    (two test images), also how much of each parent the top two directions of the flat samples hold.
+
+    ``generator`` draws the samples, then each sampling's pairs (in that order).
+    """
+    bp = boundary_point(model, start[None], end[None], tol=1e-6)
+    xb = bp.midpoint[0]
+    z = torch.randn(n_samples, xb.numel(), generator=generator).to(xb.device)
+    out = BoundarySpectra(int(bp.class_start), int(bp.class_other), float(bp.fraction), math.nan, 0, None)
+    for sampling, draw in zip(SAMPLINGS, (z, flat_svd(z))):
+        samples = xb + sigma * draw.reshape(n_samples, *xb.shape)
+        on = project_to_boundary(model, samples, start, end, tol=1e-7).midpoint
+        sv_raw = singular_values(on)
+        flat_on = on.reshape(len(on), -1).double()
+        if sampling == "gaussian":  # centred: does anything but the image stand out above the noise?
+            noise = (sigma * draw).reshape(n_samples, -1).double()
+            sv_noise = singular_values(noise - noise.mean(0))
+            sv_c = singular_values(flat_on - flat_on.mean(0))
+            out.centred_over_noise = float(sv_c[0] / sv_noise[0])
+            out.standing_out = int((sv_c > standout * sv_noise[0]).sum())
+        elif parents:
+            V = torch.linalg.svd(flat_on, full_matrices=False).Vh[:2]
+            both = torch.stack([start.reshape(-1), end.reshape(-1)]).double()
+            out.parents_in_top_two = float((((both @ V.T) ** 2).sum(1) / (both**2).sum(1)).min())
+        sv_diff = singular_values(random_differences(on, n_pairs, generator=generator))
+        out.top_two[sampling] = float(sv_raw[0] / sv_raw[1])
+        out.dominant[sampling] = dominant_count(sv_diff)
+        out.dropped[sampling] = degenerate_count(sv_diff, largest=10)
+        out.spectra[sampling] = (sv_raw.cpu().numpy(), sv_diff.cpu().numpy())
+    return out

@@ -497,7 +497,7 @@ def self_kernel(traj: Trajectory, x: Tensor, *, at_start: bool = False) -> Tenso
 
     ``at_start=False`` (an input outside the training set, eq. 14): ``sum_s int_0^1 ||J(x; w_s(t))||_F^2 dt``;
     ``at_start=True`` (a training input, mapped through its gradient at ``w_s``): ``sum_s ||J(x; w_s)||_F^2``.
-    With :attr:`PathKernel.kernel` these give the kernel-induced distance
+    With the ``kernel`` of a :class:`PathKernel` these give the kernel-induced distance
     ``d(x, x_i)^2 = K(x, x) - 2 K(x, x_i) + K(x_i, x_i)``, which is ``sum_s int ||J(x; w_s(t)) - J(x_i; w_s)||_F^2 dt``
     and so never negative. Only for one-hidden-layer ReLU nets (Linear, ReLU, Linear), where
     ``||J||_F^2 = K (||h||^2 + 1) + (||x||^2 + 1) sum_j [z_j > 0] ||W2[:, j]||^2`` (h the hidden activations,

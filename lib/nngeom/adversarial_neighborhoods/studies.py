@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nngeom.adversarial_neighborhoods.persistence import persistence
+from nngeom.adversarial_neighborhoods.persistence import first_sigma_below, persistence
 from nngeom.core.attacks import Attack, distortion, succeeded
 from nngeom.core.device import model_device
+from nngeom.core.stats import Decision, wilson_bounds
 
-__all__ = ["PersistenceStudy", "natural_vs_adversarial"]
+__all__ = ["PersistenceStudy", "natural_vs_adversarial", "majority_falls_first"]
 
 
 @dataclass
@@ -108,4 +109,44 @@ def natural_vs_adversarial(
         success=ok.numpy(),
         attack_seconds=attack_seconds,
         persistence_seconds=persistence_seconds,
+    )
+
+
+def majority_falls_first(
+    sigmas: np.ndarray,
+    natural_share: np.ndarray,
+    adversarial_share: np.ndarray,
+    n: int,
+    reached: bool,
+    name: str,
+) -> Decision:
+    """Figures 9 and 13's claim for one adversarial example: its class loses the majority of the Gaussian
+    samples around it at a smaller sigma than the natural image's class does around the natural image.
+
+    ``natural_share[j]`` and ``adversarial_share[j]`` are the shares of ``n`` samples at ``sigmas[j]``
+    (increasing) in the natural image's class and in the adversarial class; ``reached`` says whether the
+    attack reached its target (if not, nothing is decided). With ``sigma_a`` the first sigma at which the
+    adversarial class is significantly below 1/2 (95 % Wilson upper bound): holds if the natural class is
+    significantly above 1/2 at ``sigma_a``; fails if the natural class is significantly below 1/2 no later,
+    or the adversarial class keeps a significant majority up to the last sigma; undecided otherwise.
+    """
+    if not reached:
+        return Decision(None, f"{name}: the attack did not reach its target", criterion="nothing to decide")
+    lo_n, hi_n = wilson_bounds(natural_share, n)
+    lo_a, hi_a = wilson_bounds(adversarial_share, n)
+    s_adv = first_sigma_below(sigmas, hi_a, 0.5)
+    s_nat = first_sigma_below(sigmas, hi_n, 0.5)
+    test = f"{name}: adversarial class significantly below 1/2 from sigma {s_adv:.3g}, natural class from {s_nat:.3g}"
+    if np.isfinite(s_adv) and lo_n[int(np.searchsorted(sigmas, s_adv))] > 0.5:
+        holds = True
+    elif s_nat <= s_adv or lo_a[-1] > 0.5:
+        holds = False
+    else:
+        holds = None
+    return Decision(
+        holds,
+        test,
+        effect=s_adv,
+        criterion="holds if the natural class is significantly above 1/2 where the adversarial class first falls "
+        "significantly below it",
     )

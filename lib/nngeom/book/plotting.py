@@ -13,6 +13,9 @@ __all__ = [
     "image_grid",
     "adversarial_rows",
     "class_frequency_curves",
+    "xt_grid",
+    "top_image_panels",
+    "rate_heatmap",
     "region_polygons",
     "class_region_polygons",
 ]
@@ -115,6 +118,96 @@ def adversarial_rows(
             if r == 0:
                 ax.set_title(heads[c], fontsize=8)
         axes[r, 0].set_ylabel(labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def xt_grid(
+    rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[int], int]],
+    column_titles: Sequence[str],
+    title: str,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    legend_offset: float = -0.04,
+):
+    """Zhang & Wu's Figures 4 and 11: per network, a test image ``x*`` and one image per target class ``t``.
+
+    Each row is ``(label, images, predicted, own)``: ``images`` are ``x*`` then the image for each ``t``
+    (arrays ``[H, W]`` or ``[H, W, C]`` with values in ``value_range``), ``predicted[t]`` the class the
+    network gives the image for ``t``, ``own`` its class of ``x*``. A frame says what the network sees:
+    green, still the class of ``x*``; red, class ``t``; grey, another class. ``column_titles`` head the
+    columns (``x*`` first). Returns the figure.
+    """
+    from matplotlib.patches import Patch
+
+    lo, hi = value_range
+    n_cols = len(column_titles)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(12, 1.25 * len(rows) + 0.6), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
+    for r, (label, images, predicted, own) in enumerate(rows):
+        for col, img in enumerate(images):
+            ax = axes[r, col]
+            ax.imshow(np.clip((np.asarray(img) - lo) / (hi - lo), 0, 1).squeeze(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col > 0:
+                t, p = col - 1, predicted[col - 1]
+                colour = "tab:green" if p == own else ("tab:red" if p == t else "0.6")
+                for spine in ax.spines.values():
+                    spine.set_visible(True)
+                    spine.set_edgecolor(colour)
+                    spine.set_linewidth(3)
+            if r == 0:
+                ax.set_title(column_titles[col], fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    handles = [Patch(color="tab:green", label="still the class of $x^*$"), Patch(color="tab:red", label="class t"),
+               Patch(color="0.6", label="another class")]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, legend_offset))
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def top_image_panels(images: np.ndarray, panels: Sequence[tuple[str, np.ndarray]], title: str):
+    """Szegedy et al.'s Figures 1-4: side by side, for each panel ``(heading, top)``, one row per direction
+    with its most exciting images; ``top`` is ``[directions, k]`` indices into ``images`` (``[N, H, W]`` in
+    [0, 1]). A blank column separates the panels. Returns the figure."""
+    n_rows = max(len(top) for _, top in panels)
+    k = panels[0][1].shape[1]
+    n_cols = len(panels) * (k + 1) - 1
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.8 * n_cols, 0.85 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for p, (heading, top) in enumerate(panels):
+        for r in range(len(top)):
+            for c in range(k):
+                ax = axes[r, c + p * (k + 1)]
+                ax.axis("on")
+                ax.imshow(images[int(top[r, c])], cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, p * (k + 1) + k // 2].set_title(heading, fontsize=9)
+    fig.suptitle(title, fontsize=9, y=1.01)
+    fig.tight_layout()
+    return fig
+
+
+def rate_heatmap(
+    grid: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], title: str, xlabel: str, ylabel: str,
+    label: str = "error rate",
+):  # fmt: skip
+    """A matrix of rates in [0, 1] as a heatmap with each cell's percentage written in it (Szegedy et al.'s
+    transfer tables, drawn). ``grid`` is ``[rows, cols]``. Returns the figure."""
+    grid = np.asarray(grid, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.1 * len(col_labels) + 2.5, 0.5 * len(row_labels) + 1.5))
+    im = ax.imshow(grid, cmap="Reds", vmin=0, vmax=1)
+    ax.grid(False)
+    for (i, j), value in np.ndenumerate(grid):
+        ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7, color="white" if value > 0.6 else "black")
+    ax.set_xticks(range(len(col_labels)), col_labels, rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.03, label=label)
     fig.tight_layout()
     return fig
 

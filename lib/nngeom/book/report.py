@@ -47,9 +47,9 @@ __all__ = [
     "load_metrics",
 ]
 
-# The scoreboard's statuses, derived by :func:`item_status` from what a page ran (never passed in).
+#: The scoreboard's statuses, derived by :func:`item_status` from what a page ran (never passed in).
 STATUSES = ("reproduced", "partial", "stand-in", "needs data", "failed", "not started")
-# The data sets a page may name; an item run on another data set than the inventory's is a stand-in.
+#: The data sets a page may name; an item run on another data set than the inventory's is a stand-in.
 DATASETS = ("none", "toy", "MNIST", "Fashion-MNIST", "CIFAR-10", "ImageNet")
 OUTCOMES = {True: "holds", False: "does not hold", None: "undecided"}
 

@@ -2,7 +2,7 @@
 
 The Snakefile gives each notebook job the ``lib/nngeom`` files its source imports, transitively, instead of
 every library file, so that editing one paper's subpackage reruns only the pages that import it (and the
-scoreboard, which reads every page's metrics). Imports are read from the source with :mod:`ast`,
+scoreboard, which reads every page's metrics). Imports are read from the source with ``ast``,
 function-level imports included, without importing anything; the ``__init__.py`` of every package on the way
 is an input too (Python runs it on import), and so are a package's data files (``*.yaml``: the papers'
 reference numbers) when the package is imported.

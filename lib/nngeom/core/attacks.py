@@ -107,7 +107,7 @@ def every_other_target(x: Tensor, y: Tensor, n_classes: int = 10) -> tuple[Tenso
 class Attack:
     """Base class: validates inputs, moves them to the model's device, chunks them, returns on their device.
 
-    Subclasses implement :meth:`_attack` on one chunk. ``targeted`` selects what ``labels`` mean.
+    Subclasses implement ``_attack`` on one chunk. ``targeted`` selects what ``labels`` mean.
     """
 
     name = "attack"
@@ -482,6 +482,7 @@ class LBFGS(Attack):
         return out.view_as(images)
 
 
+#: The attacks by name, for :func:`make`.
 ATTACKS: dict[str, type[Attack]] = {
     "fgsm": FGSM,
     "bim": BIM,

@@ -100,15 +100,17 @@ def default_batch_size(x: Tensor, device: str | torch.device | None = None) -> i
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int | None = None) -> Tensor:
-    """The class (argmax of the logits) of every point of ``x`` (``[N, ...]``), as a ``LongTensor[N]`` on
+    """The class (argmax of the logits) of every point of ``x`` (``[N, ...]``, N >= 0), as a ``LongTensor[N]`` on
     ``x``'s device; the points go to the model's device in chunks of ``batch_size`` (default: by size, see
     :func:`default_batch_size`), with the model in evaluation mode (its mode is restored).
 
     Example:
         >>> labels = predict(model, x_test, batch_size=1024)
     """
-    if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"parameter 'x' must be a non-empty batch of shape [N, ...], got shape {tuple(x.shape)}")
+    if x.ndim < 1:
+        raise ValueError(f"parameter 'x' must be a batch of shape [N, ...], got shape {tuple(x.shape)}")
+    if len(x) == 0:  # no points (e.g. no attack succeeded): no classes
+        return torch.empty(0, dtype=torch.long, device=x.device)
     device = model_device(model, x.device)
     batch_size = default_batch_size(x, device) if batch_size is None else batch_size
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):

@@ -43,7 +43,7 @@ def mlp(
     batch_norm: bool = False,
     init: str = "default",
 ) -> nn.Sequential:
-    """Fully connected network ``in -> hidden[0] -> ... -> n_classes`` returning logits.
+    """Fully connected network from ``in_features`` through the ``hidden`` widths to ``n_classes`` logits.
 
     ``hidden=[]`` gives the linear (softmax-regression) model, e.g. the thesis' FC10 nets. Inputs of any
     shape are flattened first, so images can be passed as they are. ``dropout`` is applied after every
@@ -231,6 +231,7 @@ def strided_cnn(
     return model
 
 
+#: The architectures :func:`build` knows, by name.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "bell_cnn": bell_cnn, "strided_cnn": strided_cnn}
 
 

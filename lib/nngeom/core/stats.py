@@ -15,14 +15,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.stats import norm
 from scipy.stats import t as student_t
 from torch import Tensor
 
 __all__ = [
     "wilson_interval",
+    "wilson_bounds",
     "rate",
     "paired_difference",
+    "welch_difference",
+    "mean_interval",
+    "Trend",
+    "trend_along",
     "run_difference",
     "ks_distance",
     "Decision",
@@ -66,6 +72,12 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return low, high
 
 
+def wilson_bounds(shares, n: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson bounds of every share in ``shares`` (each a share of ``n`` samples): ``(low, high)`` arrays."""
+    b = np.array([wilson_interval(int(round(float(f) * n)), n, confidence) for f in np.asarray(shares).reshape(-1)])
+    return b[:, 0], b[:, 1]
+
+
 def rate(events: Tensor, confidence: float = 0.95) -> dict[str, float]:
     """``{'rate', 'low', 'high', 'n'}`` for a boolean tensor of outcomes (Wilson interval)."""
     events = events.reshape(-1).bool()
@@ -90,6 +102,32 @@ def paired_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[st
     se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
     half = _z(confidence) * se
     return {"difference": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def mean_interval(values, confidence: float = 0.95) -> dict[str, float]:
+    """The mean of ``values`` with its normal-approximation interval (``z * sd / sqrt(n)``): ``mean``,
+    ``low``, ``high``, ``n``. NaN for no values; the interval is NaN for a single value."""
+    v = torch.as_tensor(values).double().reshape(-1)
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    half = _z(confidence) * float(v.std(unbiased=True)) / n**0.5 if n > 1 else math.nan
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def welch_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[str, float]:
+    """Difference of the means of two independent samples, ``mean(a) - mean(b)``, with the interval of the
+    normal approximation under unequal variances (Welch's standard error, normal quantile: for samples of
+    a hundred values or more, as the units and random directions of a layer).
+
+    Returns ``difference``, ``low``, ``high``, ``n_a`` and ``n_b``.
+    """
+    a, b = torch.as_tensor(a).double().reshape(-1), torch.as_tensor(b).double().reshape(-1)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"a and b need at least 2 values each, got {len(a)} and {len(b)}")
+    diff = float(a.mean() - b.mean())
+    se = math.sqrt(float(a.var(unbiased=True)) / len(a) + float(b.var(unbiased=True)) / len(b))
+    half = _z(confidence) * se
+    return {"difference": diff, "low": diff - half, "high": diff + half, "n_a": len(a), "n_b": len(b)}
 
 
 def run_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[str, float]:
@@ -397,3 +435,54 @@ def any_of(decisions: Iterable[Decision], name: str = "cases") -> Decision:
         f"any of {len(ds)} {name}: " + "; ".join(d.outcome for d in ds),
         criterion=f"holds if at least one of the {name} holds",
     )
+
+
+@dataclass
+class Trend:
+    """The decisions of :func:`trend_along` for one curve: end to end, and one per segment."""
+
+    direction: str  # "falls" or "rises"
+    ends: Decision
+    segments: list[Decision]
+    tolerance: float  # the change against the trend that a segment may show (in the values' units)
+
+    def counts(self) -> tuple[int, int, int]:
+        """How many segments hold, are undecided and fail."""
+        return tuple(sum(d.holds is v for d in self.segments) for v in (True, None, False))  # type: ignore[return-value]
+
+    @property
+    def worst(self) -> Decision:
+        """The segment that goes furthest against the trend (by the interval's far end)."""
+        if self.direction == "falls":
+            return max(self.segments, key=lambda d: d.high)
+        return min(self.segments, key=lambda d: d.low)
+
+
+def trend_along(values: Tensor, direction: str, tolerance_share: float, confidence: float = 0.95) -> Trend:
+    """Does a per-item quantity fall (or rise) along a path, end to end and on every segment?
+
+    ``values`` is ``[T, n]``: the quantity (a loss, a 0/1 correctness) of each of ``n`` items at each of ``T``
+    points of the path. End to end, the paired interval of ``values[-1] - values[0]`` must lie below 0
+    (``direction="falls"``) or above 0 (``"rises"``). On each of the ``T - 1`` segments, the paired interval
+    of the change, Bonferroni-corrected over the segments, must lie below ``tolerance`` (falls) or above
+    ``-tolerance`` (rises), where ``tolerance = tolerance_share * |end-to-end change|``: a segment may go
+    against the trend by less than that share of the total, and fails if it goes against it significantly
+    by at least that much.
+    """
+    if direction not in ("falls", "rises"):
+        raise ValueError(f"parameter 'direction' must be 'falls' or 'rises', got {direction!r}")
+    if values.dim() != 2 or values.shape[0] < 2:
+        raise ValueError(f"parameter 'values' must be [T, n] with T >= 2, got shape {tuple(values.shape)}")
+    if not tolerance_share >= 0:
+        raise ValueError(f"parameter 'tolerance_share' must be >= 0, got {tolerance_share!r}")
+    decide = interval_below if direction == "falls" else interval_above
+    total = paired_difference(values[-1], values[0], confidence)
+    ends = decide(total["difference"], total["low"], total["high"], 0.0, f"end minus start, paired {confidence:.0%}")
+    tol = tolerance_share * abs(total["difference"])
+    joint = 1 - (1 - confidence) / (values.shape[0] - 1)
+    segments = []
+    for i in range(values.shape[0] - 1):
+        d = paired_difference(values[i + 1], values[i], confidence=joint)
+        threshold = tol if direction == "falls" else -tol  # a change against the trend of at least tol fails
+        segments.append(decide(d["difference"], d["low"], d["high"], threshold, f"segment {i}"))
+    return Trend(direction, ends, segments, tol)

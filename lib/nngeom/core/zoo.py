@@ -57,6 +57,8 @@ __all__ = [
     "entry_dir",
     "metadata",
     "names",
+    "run_name",
+    "run_names",
     "describe",
 ]
 

@@ -22,7 +22,16 @@ from nngeom.core.models import output_width
 from nngeom.core.stats import Decision, rate
 from nngeom.core.validation import check_positive_int
 
-__all__ = ["AdversarialSet", "lbfgs_adversarials", "matched_noise", "errors", "transfer_matrix", "sign_test"]
+__all__ = [
+    "AdversarialSet",
+    "lbfgs_adversarials",
+    "matched_noise",
+    "NoiseControl",
+    "noise_control",
+    "errors",
+    "transfer_matrix",
+    "sign_test",
+]
 
 
 @dataclass
@@ -85,6 +94,29 @@ def matched_noise(x: Tensor, x_adv: Tensor, generator: torch.Generator) -> Tenso
     z = torch.randn(flat.shape, generator=generator, dtype=x.dtype)
     z = z / z.norm(dim=1, keepdim=True) * flat.norm(dim=1, keepdim=True)
     return (x + z.view_as(x)).clamp(0.0, 1.0)
+
+
+@dataclass
+class NoiseControl:
+    """Szegedy et al.'s control for one model: random noise of each adversarial perturbation's size, added to
+    the same clean image (:func:`noise_control`)."""
+
+    x: Tensor  # the clean images whose attack succeeded
+    y: Tensor  # their labels
+    noisy: Tensor  # x plus noise of the matched size, in the box
+    wrong: Tensor  # bool per image: the model errs on the noisy image
+
+    @property
+    def distortion(self) -> Tensor:
+        return distortion(self.x, self.noisy)
+
+
+def noise_control(model: nn.Module, adversarials: AdversarialSet, generator: torch.Generator) -> NoiseControl:
+    """The matched-noise control of :func:`matched_noise` for the successful examples of ``adversarials``."""
+    x_adv, y = adversarials.successful()
+    x = adversarials.x[adversarials.success]
+    noisy = matched_noise(x, x_adv, generator)
+    return NoiseControl(x, y, noisy, errors(model, noisy, y))
 
 
 @torch.no_grad()

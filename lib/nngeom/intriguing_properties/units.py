@@ -8,6 +8,8 @@ direction ``v`` look just as coherent, so the natural basis is no better than a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -15,7 +17,7 @@ from nngeom.core.device import eval_mode, model_device
 from nngeom.core.models import split_after_hidden
 from nngeom.core.validation import check_positive_int
 
-__all__ = ["layer_activations", "random_directions", "top_images", "label_purity"]
+__all__ = ["layer_activations", "random_directions", "top_images", "label_purity", "UnitStudy", "units_vs_random"]
 
 
 @torch.no_grad()
@@ -64,3 +66,52 @@ def label_purity(labels: Tensor) -> Tensor:
         raise ValueError(f"labels must have shape [n, k] with k >= 1, got {tuple(labels.shape)}")
     counts = nn.functional.one_hot(labels.long(), int(labels.max()) + 1).sum(dim=1)  # [n, classes]
     return counts.max(dim=1).values.float() / labels.shape[1]
+
+
+@dataclass
+class UnitStudy:
+    """Units against random directions of one hidden layer (:func:`units_vs_random`).
+
+    ``purity_units[i]`` is the label purity of the top images of unit ``i``, ``purity_random[j]`` that of
+    random direction ``j``, ``purity_baseline[j]`` that of a set of images drawn at random (the scale of
+    "no coherence"). ``top_projection_*`` are the mean projections of each direction's top images onto it,
+    a check on the search itself.
+    """
+
+    layer: int
+    activations: Tensor  # [N, width]
+    randoms: Tensor  # [n_random, width]
+    purity_units: Tensor  # [width]
+    purity_random: Tensor  # [n_random]
+    purity_baseline: Tensor  # [n_random]
+    top_projection_units: float
+    top_projection_random: float
+
+    @property
+    def width(self) -> int:
+        return self.activations.shape[1]
+
+
+def units_vs_random(
+    model: nn.Module, x: Tensor, y: Tensor, layer: int, n_random: int, top_k: int, generator: torch.Generator | None
+) -> UnitStudy:
+    """Szegedy et al.'s section 3 for one hidden layer: the ``top_k`` images of ``x`` that excite every unit
+    and each of ``n_random`` random directions most, and how many of them share a label.
+
+    ``generator`` draws the random directions, then the random image sets of the baseline (in that order).
+    """
+    check_positive_int("n_random", n_random)
+    check_positive_int("top_k", top_k)
+    acts = layer_activations(model, x, layer)
+    width = acts.shape[1]
+    units = torch.eye(width)
+    randoms = random_directions(width, n_random, generator=generator)
+    k = min(top_k, len(acts))
+    top_u, top_r = top_images(acts, units, k), top_images(acts, randoms, k)
+    projection_units = float(torch.gather(acts, 0, top_u.T).mean())
+    projection_random = float(torch.stack([acts[top_r[j]] @ randoms[j] for j in range(len(randoms))]).mean())
+    baseline = label_purity(y[torch.randint(len(y), (n_random, k), generator=generator)])
+    return UnitStudy(
+        layer, acts, randoms, label_purity(y[top_u]), label_purity(y[top_r]), baseline, projection_units,
+        projection_random,
+    )  # fmt: skip
