@@ -45,32 +45,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nngeom.book.notebook import header
-from nngeom.book.report import STATUSES, Metrics, load_metrics, scoreboard_rows
+from nngeom.book.report import STATUSES, Metrics, claim_counts, load_metrics, scoreboard_rows, status_summary
 
 if not metrics_dir:
     raise ValueError("parameter 'metrics_dir' must name the directory of this profile's metrics files")
 if not Path(metrics_dir).is_dir():
     raise ValueError(f"parameter 'metrics_dir' is not a directory: {metrics_dir!r}")
 display(header(profile, data="the metrics of every page at this profile", device="none"))
-board = pd.DataFrame(scoreboard_rows(load_metrics(metrics_dir), profile))
+rows = scoreboard_rows(load_metrics(metrics_dir), profile)
+board = pd.DataFrame(rows)
 
 # %% [markdown]
 # ## Summary
 
 # %% tags=["hide-input"]
-summary = board.pivot_table(index="paper", columns="status", values="id", aggfunc="count", fill_value=0)
-summary = summary.reindex(columns=[s for s in STATUSES if s in summary.columns])
-summary["total"] = summary.sum(axis=1)
-display(summary)
-paper_setting = board[board.status != "stand-in"]
-stand_in = board[board.status == "stand-in"]
-counts = {
-    "claims_decided": int(paper_setting.holds.sum() + paper_setting.fails.sum()),
-    "claims_holding": int(paper_setting.holds.sum()),
-    "claims_failing": int(paper_setting.fails.sum()),
-    "claims_undecided": int(paper_setting.undecided.sum()),
-    "stand_in_claims": int(stand_in.holds.sum() + stand_in.fails.sum() + stand_in.undecided.sum()),
-}
+display(status_summary(rows))
+counts = claim_counts(rows)
 failed = board[board.status == "failed"]
 display(Markdown(
     f"{len(board)} inventory items; {int((board.status != 'not started').sum())} on a page. On the papers' own "

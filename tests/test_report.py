@@ -108,3 +108,19 @@ def test_comparison_table_relative_difference():
     )
     assert df.loc["q", "relative difference"] == pytest.approx(0.5)
     assert df.loc["r", "relative difference"] is None or df["relative difference"].isna()["r"]
+
+
+def test_claim_counts_keep_stand_in_claims_apart():
+    from nngeom.book.report import claim_counts, status_summary
+
+    rows = [
+        {"id": "A-1", "paper": "A", "status": "reproduced", "holds": 2, "fails": 1, "undecided": 0},
+        {"id": "A-2", "paper": "A", "status": "partial", "holds": 0, "fails": 0, "undecided": 3},
+        {"id": "B-1", "paper": "B", "status": "stand-in", "holds": 1, "fails": 1, "undecided": 1},
+        {"id": "B-2", "paper": "B", "status": "not started", "holds": 0, "fails": 0, "undecided": 0},
+    ]
+    assert claim_counts(rows) == {"claims_decided": 3, "claims_holding": 2, "claims_failing": 1,
+                                  "claims_undecided": 3, "stand_in_claims": 3}  # fmt: skip
+    summary = status_summary(rows)
+    assert list(summary.columns) == ["reproduced", "partial", "stand-in", "not started", "total"]
+    assert summary.loc["A", "total"] == 2 and summary.loc["B", "stand-in"] == 1

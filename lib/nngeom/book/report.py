@@ -38,6 +38,8 @@ __all__ = [
     "paper_scale",
     "item_status",
     "scoreboard_rows",
+    "claim_counts",
+    "status_summary",
     "inventory",
     "paper_value",
     "Verdict",
@@ -348,6 +350,32 @@ def scoreboard_rows(
             }
         )
     return rows
+
+
+def claim_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The scoreboard's totals over :func:`scoreboard_rows`: claims that hold, fail and are undecided on the
+    papers' own data sets (every status but *stand-in*), and the claims tested on stand-in data."""
+    own = [r for r in rows if r["status"] != "stand-in"]
+    stand_in = [r for r in rows if r["status"] == "stand-in"]
+    holding, failing = sum(r["holds"] for r in own), sum(r["fails"] for r in own)
+    return {
+        "claims_decided": holding + failing,
+        "claims_holding": holding,
+        "claims_failing": failing,
+        "claims_undecided": sum(r["undecided"] for r in own),
+        "stand_in_claims": sum(r["holds"] + r["fails"] + r["undecided"] for r in stand_in),
+    }
+
+
+def status_summary(rows: Sequence[dict[str, Any]]):
+    """Items per paper and status (columns in the order of :data:`STATUSES`), with a total column."""
+    import pandas as pd
+
+    board = pd.DataFrame(rows)
+    summary = board.pivot_table(index="paper", columns="status", values="id", aggfunc="count", fill_value=0)
+    summary = summary.reindex(columns=[s for s in STATUSES if s in summary.columns])
+    summary["total"] = summary.sum(axis=1)
+    return summary
 
 
 def load_metrics(directory: os.PathLike | str) -> list[dict[str, Any]]:
