@@ -51,26 +51,13 @@ display(header(profile, data=f"data root `{data.data_root()}`", device="none"))
 # %%
 def show_dataset(name: str) -> None:
     """Class counts, checksums and a sample grid of one data set (a page-level summary, no algorithm)."""
-    names = data.class_names(name)
-    counts = {}
-    first = {}
-    for split in ("train", "test"):
-        x, y = data.tensors(name, split, value_range=(0.0, 1.0))
-        counts[split] = np.bincount(y.numpy(), minlength=len(names))
-        if split == "test":
-            for c in range(len(names)):
-                first[c] = x[y == c][:images_per_class]
+    names, counts = data.class_names(name), data.class_counts(name)
     table = pd.DataFrame({"class": names, "train": counts["train"], "test": counts["test"]})
     table.loc[len(table)] = ["total", counts["train"].sum(), counts["test"].sum()]
     display(table.style.hide(axis="index"))
     metrics.value(f"{name}_train_count", int(counts["train"].sum()))
     metrics.value(f"{name}_test_count", int(counts["test"].sum()))
-
-    imgs = []
-    for c in range(len(names)):
-        for img in first[c]:
-            arr = img.numpy()
-            imgs.append(arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0))
+    imgs = data.first_of_each_class(name, images_per_class)
     fig = image_grid(np.stack(imgs), nrow=len(names), row_labels=names, scale=0.7)
     fig.suptitle(f"{name}: the first {images_per_class} test images of each class", y=1.02)
 

@@ -10,11 +10,7 @@ from __future__ import annotations
 from cell_report import LIMIT, long_blocks
 
 KNOWN = {
-    "notebooks/intriguing_properties/02_adversarial_examples: for name, model in nets.items():": 26,
-    "book/data_appendix: def show_dataset(name: str) -> None:": 25,
     "notebooks/adversarial_neighborhoods/05_imagenet: for arch, model in models.items():": 23,
-    "notebooks/adversarial_neighborhoods/04_networks_mnist: for ax, name in zip(axes.flat, hist):": 21,
-    "notebooks/linear_regions/03_hyperplane_directions: for (v, lr), m in nets.items():": 19,
     "notebooks/intriguing_properties/02_adversarial_examples: for name, s in sets.items():": 18,
     "notebooks/adversarial_neighborhoods/09_decision_boundaries: for kind, ends in kinds.items():": 18,
     "notebooks/intriguing_properties/03_transfer: for src in cross_models:": 18,

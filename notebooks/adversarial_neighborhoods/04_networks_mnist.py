@@ -72,11 +72,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.adversarial_neighborhoods.studies import every_target_study, natural_vs_adversarial
 from nngeom.book.notebook import start_page
+from nngeom.book.plotting import persistence_histogram
 from nngeom.book.report import paper_value, reference, verdict_markdown
 from nngeom.core import data, stats, zoo
-from nngeom.core.attacks import BIM, LBFGS, correctly_classified, every_other_target, random_other_targets
+from nngeom.core.attacks import BIM, LBFGS, correctly_classified, random_other_targets
 from nngeom.core.device import seeded_generator
 from nngeom.core.validation import (
     check_bool,
@@ -311,21 +312,11 @@ if hist:
         ax.axis("off")
     for ax, name in zip(axes.flat, hist):
         model = zoo.load(name, profile=profile, device=dev)
-        perm = torch.randperm(len(y_test), generator=torch.Generator().manual_seed(seed + 10))
-        right = perm[correctly_classified(model, x_test[perm], y_test[perm])]
-        attacked, natural = right[:hist_images], right[hist_images : hist_images + 9 * hist_images]
-        xa, ya, ta = every_other_target(x_test[attacked], y_test[attacked])
         igsm = BIM(model, eps=igsm_eps, alpha=igsm_alpha, steps=igsm_steps, targeted=True, early_stop=igsm_early_stop)
-        st = natural_vs_adversarial(model, xa, ta, igsm, gamma=gamma, n_samples=persistence_samples,
-                                    generator=seeded_generator(seed + 11, dev), natural_images=x_test[natural])
-        top = float(np.quantile(np.concatenate([st.persistence_natural, st.persistence_adversarial]), 0.995))
-        bins = np.linspace(0, top, 50)
-        ax.hist(st.persistence_natural, bins=bins, color="tab:blue", alpha=0.6, label=f"natural ({len(st.persistence_natural)})")
-        ax.hist(st.persistence_adversarial, bins=bins, color="tab:red", alpha=0.6,
-                label=f"adversarial ({len(st.persistence_adversarial)}, {st.success_rate:.0%} success)")
-        ax.set_title(f"{figure_of.get(name, 'ANX-F16')}: {paper_name(name)}", fontsize=9)
-        ax.set_xlabel(f"{gamma}-persistence")
-        ax.legend(fontsize=7)
+        st = every_target_study(model, x_test, y_test, igsm, hist_images, gamma=gamma, n_samples=persistence_samples,
+                                order=torch.Generator().manual_seed(seed + 10), generator=seeded_generator(seed + 11, dev))
+        persistence_histogram(ax, st.persistence_natural, st.persistence_adversarial, st.success_rate, gamma,
+                              f"{figure_of.get(name, 'ANX-F16')}: {paper_name(name)}")
         key = paper_name(name).lower().replace("-", "_")
         metrics.value(f"hist_{key}_median_natural", float(np.median(st.persistence_natural)), glue=False)
         metrics.value(f"hist_{key}_median_adversarial",

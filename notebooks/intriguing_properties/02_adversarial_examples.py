@@ -136,34 +136,34 @@ display(Markdown("\n".join(f"- {zoo.describe(m)}" for m in nets.values())))
 # $\ell_2$ length, clipped to the box.
 
 # %%
-sets, noisy_err = {}, {}
-rows = []
-for name, model in nets.items():
-    s = lbfgs_adversarials(name, model, x_test, y_test, n_images, generator, c_range=(c_min, c_max),
-                           search_steps=search_steps, max_iter=max_iter, batch_size=batch_size, progress=True)
-    sets[name], control = s, noise_control(model, s, generator)
-    noisy_err[name] = rate(control.wrong)
-    test_err = 1.0 - model.nngeom_meta["test_accuracy"]
-    n_test = model.nngeom_meta["n_test"]
-    success = rate(s.success)
-    dist = s.distortion
-    rows.append({
-        "model": name,
-        "test error": test_err,
-        "attack success": success["rate"],
-        "success 95% CI": f"{success['low']:.1%}–{success['high']:.1%}",
-        "mean distortion": float(dist.mean()) if len(dist) else float("nan"),
-        "noise distortion": float(control.distortion.mean()) if len(dist) else float("nan"),
-        "error under matched noise": noisy_err[name]["rate"],
-        "noise 95% CI": f"{noisy_err[name]['low']:.1%}–{noisy_err[name]['high']:.1%}",
-        "attempts": len(s.success),
-        "seconds per example": s.seconds / len(s.success),
-    })
-    key = name.replace("-", "_")
-    metrics.value(f"{key}_test_error", test_err)
-    metrics.value(f"{key}_success_rate", success["rate"])
-    metrics.value(f"{key}_mean_distortion", rows[-1]["mean distortion"])
-    metrics.value(f"{key}_noise_error", noisy_err[name]["rate"])
+sets, controls = {}, {}
+for name, model in nets.items():  # per model: its adversarials, then the noise control (one generator, in turn)
+    sets[name] = lbfgs_adversarials(name, model, x_test, y_test, n_images, generator, c_range=(c_min, c_max),
+                                    search_steps=search_steps, max_iter=max_iter, batch_size=batch_size, progress=True)
+    controls[name] = noise_control(model, sets[name], generator)
+noisy_err = {name: rate(c.wrong) for name, c in controls.items()}
+
+
+def mean_or_nan(t) -> float:
+    return float(t.mean()) if len(t) else float("nan")
+
+
+def summary_row(name: str) -> dict:
+    s, success, noise = sets[name], rate(sets[name].success), noisy_err[name]
+    return {"model": name, "test error": 1.0 - nets[name].nngeom_meta["test_accuracy"],
+            "attack success": success["rate"], "success 95% CI": f"{success['low']:.1%}–{success['high']:.1%}",
+            "mean distortion": mean_or_nan(s.distortion), "noise distortion": mean_or_nan(controls[name].distortion),
+            "error under matched noise": noise["rate"], "noise 95% CI": f"{noise['low']:.1%}–{noise['high']:.1%}",
+            "attempts": len(s.success), "seconds per example": s.seconds / len(s.success)}
+
+
+rows = [summary_row(name) for name in nets]
+for r in rows:
+    key = r["model"].replace("-", "_")
+    metrics.value(f"{key}_test_error", r["test error"])
+    metrics.value(f"{key}_success_rate", r["attack success"])
+    metrics.value(f"{key}_mean_distortion", r["mean distortion"])
+    metrics.value(f"{key}_noise_error", r["error under matched noise"])
 table = pd.DataFrame(rows).set_index("model")
 display(table.style.format({
     "test error": "{:.2%}", "attack success": "{:.1%}", "mean distortion": "{:.3f}", "noise distortion": "{:.3f}",

@@ -59,7 +59,7 @@ from nngeom.core import zoo
 from nngeom.core.stats import all_of, compare_samples, fraction_of, interval_above, paired_difference, rate_at_least
 from nngeom.core.validation import check_nonnegative_int, check_positive_int
 from nngeom.linear_regions.regions import hyperplane_angles, layer_coherence, region_constraints
-from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS
+from nngeom.linear_regions.studies import MNIST_BOX, RATES, VARIANTS, wall_census
 from nngeom.solvers.polytope import redundant_rows
 
 n_points = check_positive_int("n_points", n_points)
@@ -217,27 +217,15 @@ display(pd.DataFrame(rows).set_index("model").style.format({"seconds per region"
 # tests a random sample of the open walls by LP.
 
 # %%
+rng = np.random.default_rng(seed)  # draws the sampled walls, net after net
+census = {key: wall_census(m, x[:big_points], BOX, big_sample_rows, rng, seed=seed) for key, m in nets.items()}
 rows = []
-rng = np.random.default_rng(seed)
-for (v, lr), m in nets.items():
-    reg = region_constraints(m, x[:big_points])
-    for i in range(len(reg)):
-        t0 = time.perf_counter()
-        _, info = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), *BOX, interior=x[i].double().numpy(),
-                                 rows=[], seed=seed)
-        ray_seconds = time.perf_counter() - t0
-        row = {"model": f"{VARIANTS[v]}, lr {lr}", "region": i, "walls": len(info["decided"]),
-               "implied by the box": info["by_box"], "facets proved by rays": info["by_rays"],
-               "seconds (rays)": ray_seconds}
-        if big_sample_rows:
-            open_rows = np.flatnonzero(~info["decided"])
-            sample = rng.choice(open_rows, min(big_sample_rows, len(open_rows)), replace=False)
-            t0 = time.perf_counter()
-            red, _ = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), *BOX, interior=x[i].double().numpy(),
-                                    rows=sample, seed=seed)
-            row.update({"open walls tested by LP": len(sample), "of which redundant": int(red[sample].sum()),
-                        "seconds per LP-tested wall": (time.perf_counter() - t0) / max(1, len(sample))})
-        rows.append(row)
+for (v, lr), regions in census.items():
+    for i, c in enumerate(regions):
+        rows.append({"model": f"{VARIANTS[v]}, lr {lr}", "region": i, "walls": c.walls, "implied by the box": c.by_box,
+                     "facets proved by rays": c.by_rays, "seconds (rays)": c.ray_seconds}
+                    | ({"open walls tested by LP": c.sampled, "of which redundant": c.sampled_redundant,
+                        "seconds per LP-tested wall": c.seconds_per_sampled} if big_sample_rows else {}))
 display(pd.DataFrame(rows).set_index(["model", "region"]).style.format(precision=1))
 big = pd.DataFrame(rows)
 open_walls = int((big["walls"] - big["implied by the box"] - big["facets proved by rays"]).sum())

@@ -16,11 +16,11 @@ import torch
 from torch import Tensor, nn
 
 from nngeom.adversarial_neighborhoods.persistence import first_sigma_below, persistence
-from nngeom.core.attacks import Attack, distortion, succeeded
+from nngeom.core.attacks import Attack, correctly_classified, distortion, every_other_target, succeeded
 from nngeom.core.device import model_device
 from nngeom.core.stats import Decision, wilson_bounds
 
-__all__ = ["PersistenceStudy", "natural_vs_adversarial", "majority_falls_first"]
+__all__ = ["PersistenceStudy", "natural_vs_adversarial", "every_target_study", "majority_falls_first"]
 
 
 @dataclass
@@ -110,6 +110,30 @@ def natural_vs_adversarial(
         attack_seconds=attack_seconds,
         persistence_seconds=persistence_seconds,
     )
+
+
+def every_target_study(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    attack: Attack,
+    n_images: int,
+    *,
+    gamma: float,
+    n_samples: int,
+    order: torch.Generator,
+    generator: torch.Generator | None = None,
+) -> PersistenceStudy:
+    """The thesis' MNIST histograms (Figures 14-16): ``n_images`` correctly classified images, in the order
+    ``order`` draws, each attacked towards every other class (section 5.1.2); natural persistences come from
+    the next ``9 * n_images`` correctly classified images, as many as there are adversarial attempts.
+    ``generator`` draws the persistence samples. Returns :func:`natural_vs_adversarial`'s study."""
+    perm = torch.randperm(len(y), generator=order)
+    right = perm[correctly_classified(model, x[perm], y[perm])]
+    attacked, natural = right[:n_images], right[n_images : n_images + 9 * n_images]
+    xa, _, targets = every_other_target(x[attacked], y[attacked])
+    return natural_vs_adversarial(model, xa, targets, attack, gamma=gamma, n_samples=n_samples, generator=generator,
+                                  natural_images=x[natural])  # fmt: skip
 
 
 def majority_falls_first(

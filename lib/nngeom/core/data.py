@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict, Union
 
+import numpy as np
 import torch
 import torchvision
 from torch.utils.data import Dataset
@@ -71,6 +72,8 @@ __all__ = [
     "FileSum",
     "available",
     "class_names",
+    "class_counts",
+    "first_of_each_class",
     "data_root",
     "fetch",
     "load",
@@ -978,3 +981,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def class_counts(name: str) -> dict[str, np.ndarray]:
+    """Images per class of each split, ``{"train": counts, "test": counts}`` (class order of :func:`class_names`)."""
+    n = len(class_names(name))
+    return {split: np.bincount(tensors(name, split)[1].numpy(), minlength=n) for split in ("train", "test")}
+
+
+def first_of_each_class(name: str, per_class: int, split: str = "test") -> list[np.ndarray]:
+    """The first ``per_class`` images of each class of ``split`` in [0, 1], class after class, each ``[H, W]``
+    (grey) or ``[H, W, 3]`` (colour), ready for :func:`matplotlib.pyplot.imshow`."""
+    x, y = tensors(name, split, value_range=(0.0, 1.0))
+    out = []
+    for c in range(len(class_names(name))):
+        for img in x[y == c][:per_class].numpy():
+            out.append(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
+    return out

@@ -28,9 +28,11 @@ from nngeom.core.device import eval_mode, model_device, predict, torch_threads
 from nngeom.core.models import UnitBoxInput, output_width
 from nngeom.core.parallel import run_jobs
 from nngeom.linear_regions.regions import activation_pattern, last_point_of_class, region_constraints, walk_lines
-from nngeom.solvers.polytope import chebyshev_ball
+from nngeom.solvers.polytope import chebyshev_ball, redundant_rows
 
 __all__ = [
+    "WallCensus",
+    "wall_census",
     "VARIANTS",
     "RATES",
     "MNIST_BOX",
@@ -408,3 +410,53 @@ def _unique_rows(rows: Tensor) -> tuple[Tensor, Tensor]:
     first = first.scatter_reduce(0, inverse, torch.arange(len(rows)), reduce="amin")
     order = torch.argsort(first)
     return uniq[order], first[order]
+
+
+@dataclass
+class WallCensus:
+    """How far the walls of one linear region of a large net are decided without an LP per wall
+    (:func:`wall_census`; the paper's appendix on finding the facets, eq. 18)."""
+
+    walls: int  # rows of the region's constraints
+    by_box: int  # implied by the input box
+    by_rays: int  # proved facets by rays from the interior point
+    ray_seconds: float
+    sampled: int = 0  # open walls tested by an LP each
+    sampled_redundant: int = 0
+    seconds_per_sampled: float = float("nan")
+
+    @property
+    def open(self) -> int:
+        """Walls neither implied by the box nor proved facets."""
+        return self.walls - self.by_box - self.by_rays
+
+
+def wall_census(
+    model: nn.Module,
+    x: Tensor,
+    value_range: tuple[float, float],
+    sample_rows: int,
+    rng: np.random.Generator,
+    seed: int = 0,
+) -> list[WallCensus]:
+    """For the region of each point of ``x``: the walls decided by the box and by rays
+    (:func:`nngeom.solvers.polytope.redundant_rows` with no LP rows), then, if ``sample_rows`` > 0, that
+    many open walls drawn by ``rng`` and tested by an LP each, timed. ``seed`` goes to ``redundant_rows``."""
+    import time
+
+    reg = region_constraints(model, x)
+    out = []
+    for i in range(len(reg)):
+        W, b, inside = reg.W[i].numpy(), reg.b[i].numpy(), x[i].double().numpy()
+        t0 = time.perf_counter()
+        _, info = redundant_rows(W, b, *value_range, interior=inside, rows=[], seed=seed)
+        census = WallCensus(len(info["decided"]), info["by_box"], info["by_rays"], time.perf_counter() - t0)
+        if sample_rows:
+            open_rows = np.flatnonzero(~info["decided"])
+            sample = rng.choice(open_rows, min(sample_rows, len(open_rows)), replace=False)
+            t0 = time.perf_counter()
+            red, _ = redundant_rows(W, b, *value_range, interior=inside, rows=sample, seed=seed)
+            census.sampled, census.sampled_redundant = len(sample), int(red[sample].sum())
+            census.seconds_per_sampled = (time.perf_counter() - t0) / max(1, len(sample))
+        out.append(census)
+    return out
