@@ -190,3 +190,22 @@ def test_point_medians_abs_deviations_and_bootstrap():
 
     with pytest.raises(ValueError, match="n_boot"):
         bootstrap_interval(np.median, [a], n_boot=0)
+
+
+def test_wall_census_accounts_for_every_wall_and_agrees_with_the_exact_count():
+    from nngeom.linear_regions.studies import wall_census
+    from nngeom.solvers.polytope import redundant_rows
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 2)).eval()
+    x = torch.rand(3, 3) * 2 - 1
+    census = wall_census(net, x, (-1.0, 1.0), sample_rows=4, rng=np.random.default_rng(0))
+    from nngeom.linear_regions.regions import region_constraints
+
+    reg = region_constraints(net, x)
+    for i, c in enumerate(census):
+        assert c.walls == 24 and c.open >= 0 and c.sampled == min(4, c.open)
+        # the sampled LP verdicts are the exact ones for those rows
+        exact, _ = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), -1.0, 1.0, interior=x[i].double().numpy())
+        assert c.sampled_redundant <= int(exact.sum())
+    assert wall_census(net, x, (-1.0, 1.0), 0, np.random.default_rng(0))[0].sampled == 0
