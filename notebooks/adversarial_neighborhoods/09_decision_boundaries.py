@@ -213,6 +213,20 @@ for j in range(n_boundary):  # a test image of another class, drawn at random
     others.append(int(cand[torch.randint(len(cand), (1,), generator=gen)]))
 x_other = x_test[torch.tensor(others)].to(dev)
 kinds = {"test -> adversarial": x_adv, "test -> test": x_other}
+def spectra_row(kind: str, image: int, sp) -> dict:
+    """One table row: the boundary point, then each sampling's measurements (in the order they are made)."""
+    row = {"kind": kind, "image": image, "classes": f"{sp.class_start} | {sp.class_other}", "boundary at": sp.fraction}
+    for dist in sp.spectra:
+        if dist == "gaussian":
+            row |= {"gaussian: centred top / noise top": sp.centred_over_noise,
+                    "gaussian: standing out (centred)": sp.standing_out}
+        elif sp.parents_in_top_two is not None:
+            row["flat: parents in the top two"] = sp.parents_in_top_two
+        row |= {f"{dist}: top two (samples)": sp.top_two[dist], f"{dist}: dominant (differences)": sp.dominant[dist],
+                f"{dist}: dropped (differences)": sp.dropped[dist]}
+    return row
+
+
 results, examples = [], {}
 for kind, ends in kinds.items():
     for j in range(n_boundary):
@@ -220,18 +234,9 @@ for kind, ends in kinds.items():
             continue
         sp = boundary_spectra(model, xa[j], ends[j], sigma=sigma, n_samples=boundary_samples, n_pairs=n_pairs,
                               standout=standout, parents=kind == "test -> test", generator=gen)
-        row = {"kind": kind, "image": int(pick[j]), "classes": f"{sp.class_start} | {sp.class_other}",
-               "boundary at": sp.fraction}
-        for dist in sp.spectra:  # the columns in the order of the measurements
-            if dist == "gaussian":
-                row |= {"gaussian: centred top / noise top": sp.centred_over_noise,
-                        "gaussian: standing out (centred)": sp.standing_out}
-            elif sp.parents_in_top_two is not None:
-                row["flat: parents in the top two"] = sp.parents_in_top_two
-            row |= {f"{dist}: top two (samples)": sp.top_two[dist], f"{dist}: dominant (differences)": sp.dominant[dist],
-                    f"{dist}: dropped (differences)": sp.dropped[dist]}
-            examples.setdefault((kind, dist), sp.spectra[dist])
-        results.append(row)
+        results.append(spectra_row(kind, int(pick[j]), sp))
+        for dist, spectra in sp.spectra.items():
+            examples.setdefault((kind, dist), spectra)
 f26 = pd.DataFrame(results).set_index(["kind", "image"])
 display(f26.style.format({c: "{:.1f}" for c in f26.columns if "top two" in c} | {"boundary at": "{:.3f}"}))
 
