@@ -180,3 +180,24 @@ def test_transfer_matrix_counts_only_the_successful_adversarials():
     assert (adv["low"], adv["high"]) == pytest.approx(wilson_interval(4, 4))
     clean = df[df["set"] == "clean"].iloc[0]
     assert clean["n"] == 8 and clean["rate"] == 0.0
+
+
+def test_paired_transfer_pairs_every_source_with_every_other_model():
+    from nngeom.intriguing_properties.transfer import AdversarialSet, paired_transfer
+
+    eye = nn.Linear(4, 3)
+    with torch.no_grad():
+        eye.weight.copy_(torch.eye(3, 4))
+        eye.bias.zero_()
+    y = torch.tensor([0, 1, 2, 0])
+    x = nn.functional.one_hot(y, 4).float()  # every model of the pair gets the originals right
+    x_adv = nn.functional.one_hot((y + 1) % 3, 4).float()  # and the adversarials wrong
+    ok = torch.tensor([True, True, False, True])
+    made = {name: AdversarialSet(name, torch.arange(4), x, y, (y + 1) % 3, x_adv, ok, 0.0) for name in ("a", "b")}
+    pairs, adv_share, orig_share = paired_transfer(made, {"a": eye, "b": eye})
+    assert [(p.source, p.asked, p.n) for p in pairs] == [("a", "b", 3), ("b", "a", 3)]
+    assert adv_share.tolist() == [1.0] * 6 and orig_share.tolist() == [0.0] * 6
+    assert pairs[0].above_clean().holds is None  # 3 examples cannot make a sign test significant
+    empty = AdversarialSet("c", torch.arange(4), x, y, y, x, torch.zeros(4, dtype=torch.bool), 0.0)
+    pairs, _, _ = paired_transfer({"a": made["a"], "c": empty}, {"a": eye, "c": eye})
+    assert pairs[1].n == 0 and pairs[1].above_clean().holds is None

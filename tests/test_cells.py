@@ -12,7 +12,6 @@ from cell_report import LIMIT, long_blocks
 KNOWN = {
     "notebooks/adversarial_neighborhoods/05_imagenet: for arch, model in models.items():": 23,
     "notebooks/intriguing_properties/02_adversarial_examples: for name, s in sets.items():": 18,
-    "notebooks/intriguing_properties/03_transfer: for src in cross_models:": 18,
     "notebooks/adversarial_neighborhoods/01_persistence_theory: for ax, (n_dim, (ball, gauss)) in zip(axes, f19.it": 17,
     "notebooks/adversarial_neighborhoods/03_stability_mnist: for key in SETTINGS:": 17,
     "notebooks/adversarial_neighborhoods/04_networks_mnist: for network, p in paper_rows.items():": 17,

@@ -67,7 +67,14 @@ from nngeom.book.report import verdict_markdown
 from nngeom.core import data, zoo
 from nngeom.core.stats import all_of, paired_difference, rate_below
 from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
-from nngeom.intriguing_properties.transfer import errors, lbfgs_adversarials, matched_noise, sign_test, transfer_matrix
+from nngeom.intriguing_properties.transfer import (
+    errors,
+    lbfgs_adversarials,
+    matched_noise,
+    paired_transfer,
+    sign_test,
+    transfer_matrix,
+)
 
 for name in cross_models + part_models:
     check_choice("cross_models / part_models", name, zoo.names())
@@ -152,28 +159,16 @@ display(Markdown(" · ".join(f"`{n}`: {int(s.success.sum())}/{len(s.success)} su
 # %%
 clean = cross[cross["set"] == "originals"].set_index("model")
 pairs = cross[(cross["set"].isin(cross_models)) & (cross["set"] != cross["model"])]
-cells = paired_cells(sets, nets, [(a, b) for a in cross_models for b in cross_models if a != b])
-pair_rows, adv_share, orig_share = [], [], []
-for src in cross_models:
-    others = [b for b in cross_models if b != src]
-    adv = torch.stack([cells[(src, b)][0].double() for b in others]).mean(0)
-    orig = torch.stack([cells[(src, b)][1].double() for b in others]).mean(0)
-    adv_share.append(adv)
-    orig_share.append(orig)
-    for b in others:
-        a_err, o_err = cells[(src, b)]
-        if len(a_err) == 0:
-            pair_rows.append({"source": src, "asked": b, "n": 0, "transfer": float("nan"), "clean": float("nan"),
-                              "difference (95% CI)": "–", "above clean": "undecided"})
-            continue
-        d = paired_difference(a_err, o_err)
-        dec = sign_test(a_err, o_err, what="examples")
-        pair_rows.append({"source": src, "asked": b, "n": len(a_err), "transfer": float(a_err.float().mean()),
-                          "clean": float(o_err.float().mean()),
-                          "difference (95% CI)": f"{d['difference']:+.1%} ({d['low']:+.1%} to {d['high']:+.1%})",
-                          "above clean": dec.outcome})
+pair_list, adv_share, orig_share = paired_transfer({name: sets[name] for name in cross_models}, nets)
+pair_rows = []
+for p in pair_list:
+    d = paired_difference(p.adversarial_wrong, p.original_wrong) if p.n else None
+    pair_rows.append({"source": p.source, "asked": p.asked, "n": p.n,
+                      "transfer": float(p.adversarial_wrong.float().mean()) if p.n else float("nan"),
+                      "clean": float(p.original_wrong.float().mean()) if p.n else float("nan"),
+                      "difference (95% CI)": f"{d['difference']:+.1%} ({d['low']:+.1%} to {d['high']:+.1%})" if d else "–",
+                      "above clean": p.above_clean().outcome})
 display(pd.DataFrame(pair_rows).set_index(["source", "asked"]).style.format({"transfer": "{:.1%}", "clean": "{:.1%}"}))
-adv_share, orig_share = torch.cat(adv_share), torch.cat(orig_share)
 n_examples = len(adv_share)
 pooled = (paired_difference(adv_share, orig_share) if n_examples > 1
           else {"difference": float("nan"), "low": float("nan"), "high": float("nan")})

@@ -31,6 +31,8 @@ __all__ = [
     "errors",
     "transfer_matrix",
     "sign_test",
+    "PairTransfer",
+    "paired_transfer",
 ]
 
 
@@ -180,3 +182,45 @@ def sign_test(a: Tensor, b: Tensor, confidence: float = 0.95, what: str = "items
     return Decision(
         holds, test, effect=up / n, low=float(ci.low), high=float(ci.high), p=float(res.pvalue), criterion=criterion
     )
+
+
+@dataclass
+class PairTransfer:
+    """Adversarials made on ``source``, shown to ``asked``, against their clean originals (:func:`paired_transfer`)."""
+
+    source: str
+    asked: str
+    adversarial_wrong: Tensor  # bool per successful example: ``asked`` errs on the adversarial
+    original_wrong: Tensor  # ... and on its clean original
+
+    @property
+    def n(self) -> int:
+        return len(self.adversarial_wrong)
+
+    def above_clean(self) -> Decision:
+        """Claim "the asked model errs on the adversarials more often than on their originals" (sign test)."""
+        if self.n == 0:
+            return Decision(
+                None, f"{self.source} -> {self.asked}: no successful examples", criterion="nothing to decide"
+            )
+        return sign_test(self.adversarial_wrong, self.original_wrong, what="examples")
+
+
+def paired_transfer(
+    sets: Mapping[str, AdversarialSet], models: Mapping[str, nn.Module]
+) -> tuple[list[PairTransfer], Tensor, Tensor]:
+    """Every ordered pair of distinct models of ``sets`` (examples made on the first, asked of the second),
+    and per example the share of the other models it fools and the share that err on its original:
+    ``(pairs, adversarial_share, original_share)``, the shares over all sources' examples in turn."""
+    names = list(sets)
+    pairs, adv_share, orig_share = [], [], []
+    for src in names:
+        x_adv, y = sets[src].successful()
+        x_orig = sets[src].x[sets[src].success]
+        row = [
+            PairTransfer(src, b, errors(models[b], x_adv, y), errors(models[b], x_orig, y)) for b in names if b != src
+        ]
+        pairs += row
+        adv_share.append(torch.stack([p.adversarial_wrong.double() for p in row]).mean(0))
+        orig_share.append(torch.stack([p.original_wrong.double() for p in row]).mean(0))
+    return pairs, torch.cat(adv_share), torch.cat(orig_share)
