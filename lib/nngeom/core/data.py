@@ -991,7 +991,7 @@ def class_counts(name: str) -> dict[str, np.ndarray]:
 
 def first_of_each_class(name: str, per_class: int, split: str = "test") -> list[np.ndarray]:
     """The first ``per_class`` images of each class of ``split`` in [0, 1], class after class, each ``[H, W]``
-    (grey) or ``[H, W, 3]`` (colour), ready for :func:`matplotlib.pyplot.imshow`."""
+    (grey) or ``[H, W, 3]`` (colour), ready for ``matplotlib.pyplot.imshow``."""
     x, y = tensors(name, split, value_range=(0.0, 1.0))
     out = []
     for c in range(len(class_names(name))):
