@@ -272,3 +272,27 @@ def test_sign_test_has_three_outcomes_and_needs_enough_items():
     assert mixed.effect == pytest.approx(2 / 3) and mixed.holds is None
     with pytest.raises(ValueError, match="one shape"):
         sign_test(ones, zeros[:3])
+
+
+def test_example_checks_decide_each_claim_both_ways():
+    from nngeom.core.attacks import distortion
+    from nngeom.intriguing_properties.transfer import AdversarialSet, NoiseControl, example_checks
+
+    x = torch.full((10, 4), 0.5)
+    x_adv = x.clone()
+    x_adv[:, 0] += 0.1  # every example moved by the same amount
+    ok = torch.ones(10, dtype=torch.bool)
+    s = AdversarialSet("net", torch.arange(10), x, torch.zeros(10, dtype=torch.long), torch.ones(10, dtype=torch.long),
+                       x_adv, ok, 0.0)  # fmt: skip
+    d = float(distortion(x[:1], x_adv[:1]))
+    quiet = NoiseControl(x, s.y, x, torch.zeros(10, dtype=torch.bool))
+    c = example_checks(s, quiet, reference_distortion=d, close_factor=2.0, min_success=0.5, barely=0.5)
+    assert (c.success.holds, c.close.holds, c.quiet.holds, c.found.holds) == (True, True, True, True)
+    assert c.row(d)["success"] == "10/10" and c.row(d)["noise error"] == "0/10"
+    # the distortion sits above half the reference, every noisy image is misclassified, few attacks succeed
+    loud = NoiseControl(x, s.y, x, torch.ones(10, dtype=torch.bool))
+    c = example_checks(s, loud, reference_distortion=d, close_factor=0.5, min_success=0.5, barely=0.5)
+    assert (c.close.holds, c.quiet.holds, c.found.holds) == (False, False, False)
+    few = AdversarialSet("net", s.indices, x, s.y, s.targets, x_adv, torch.arange(10) < 1, 0.0)
+    c = example_checks(few, quiet, reference_distortion=d, close_factor=2.0, min_success=0.9, barely=0.5)
+    assert c.success.holds is False and c.close.holds is None  # one example: its mean has no interval

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial, persistence_by_attack
 from nngeom.core import models
-from nngeom.core.attacks import BIM, random_other_targets
+from nngeom.core.attacks import BIM, FGSM, random_other_targets
 from nngeom.core.training import weight_layers, weight_penalty
 
 
@@ -83,6 +83,44 @@ def test_natural_vs_adversarial_on_a_half_space():
     assert np.all(st.persistence_adversarial < 0.3 * st.persistence_natural.mean())
     assert math.isclose(float(np.median(st.persistence_natural)), 0.9 / 0.5244, rel_tol=0.1)
     assert st.summary()["attempts"] == 6
+
+
+@pytest.mark.filterwarnings("ignore:persistence")  # adversarials at the boundary are not bracketed: reported as 0
+def test_persistence_by_attack_pools_and_weights_like_table_2():
+    # class 1 is x_0 >= 0; three points of class 1, each attacked twice towards class 0: BIM with a large
+    # budget always succeeds, FGSM with a tiny one never does
+    model = nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
+        model.bias.zero_()
+    wrapped = nn.Sequential(nn.Identity(), model)
+    x = torch.tensor([[0.3, 0.5], [0.6, 0.5], [0.9, 0.5]])
+    targets = torch.zeros(6, dtype=torch.long)
+
+    def attack(name, m):
+        if name == "BIM":
+            return BIM(m, eps=2.0, alpha=0.1, steps=40, targeted=True)
+        return FGSM(m, eps=1e-4, targeted=True)
+
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    table = persistence_by_attack(
+        {"half-space": wrapped}, x, targets, attack, ["BIM", "FGSM"], gamma=0.7, n_samples=500, generator=gen
+    )
+    assert torch.equal(gen.get_state(), state)  # every pair starts from the entry state; the caller's is kept
+    assert table.targets_per_image == 2 and [r["attack"] for r in table.rows] == ["BIM", "FGSM", "total"]
+    bim, fgsm, total = table.rows
+    assert bim["success rate"] == 1.0 and fgsm["success rate"] == 0.0 and total["success rate"] == 0.5
+    assert math.isnan(fgsm["persistence (adversarial)"]) and math.isnan(fgsm["persistence (natural)"])
+    p_nat = table.studies[("half-space", "BIM")].persistence_natural
+    assert p_nat is table.studies[("half-space", "FGSM")].persistence_natural  # estimated once per network
+    # every image succeeded twice, so the weighted natural column is the plain mean
+    assert math.isclose(bim["persistence (natural)"], float(p_nat.mean()), rel_tol=1e-6)
+    assert np.array_equal(table.source_persistence("half-space", "BIM"), np.repeat(p_nat, 2))
+    assert len(table.source_persistence("half-space", "FGSM")) == 0
+    assert [d.test.split(":")[0] for d in table.below_source(["BIM"])] == ["half-space BIM"]
+    with pytest.raises(ValueError, match="targets"):
+        persistence_by_attack({"h": wrapped}, x, targets[:5], attack, ["BIM"], gamma=0.7, n_samples=10, generator=gen)
 
 
 def test_unit_box_input_keeps_the_wrapped_mode():

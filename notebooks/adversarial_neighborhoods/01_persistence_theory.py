@@ -76,7 +76,7 @@ from nngeom.adversarial_neighborhoods.persistence import (
     stability,
 )
 from nngeom.book.notebook import header
-from nngeom.book.plotting import orthant_3d, style
+from nngeom.book.plotting import norm_histograms, orthant_3d, style
 from nngeom.book.report import Metrics, comparison_table, paper_value, verdict_markdown
 from nngeom.core import data, stats, zoo
 from nngeom.core.device import resolve_device, seeded_generator
@@ -512,13 +512,8 @@ for n_dim, count in ((n_mnist, f19_samples_mnist), (n_imagenet, f19_samples_imag
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 rows, shells = [], []
 for ax, (n_dim, (ball, gauss)) in zip(axes, f19.items()):
-    lo, hi = min(ball.min(), gauss.min()), max(ball.max(), gauss.max())
-    bins = np.linspace(lo, hi, 80)
-    ax.hist(gauss, bins=bins, alpha=0.6, label=r"$N(0, (r/\sqrt{n})^2 I)$", color="tab:blue")
-    ax.hist(ball, bins=bins, alpha=0.6, label=r"$U(B_r(0))$", color="tab:orange")
-    ax.set_title(f"ANX-F19: n = {n_dim:,}, {len(ball):,} samples each, r = {f19_radius:g}")
-    ax.set_xlabel("norm")
-    ax.legend(fontsize=8)
+    norm_histograms(ax, {r"$N(0, (r/\sqrt{n})^2 I)$": gauss, r"$U(B_r(0))$": ball},
+                    f"ANX-F19: n = {n_dim:,}, {len(ball):,} samples each, r = {f19_radius:g}")
     # both laws are set to put their sphere at r: sigma * sqrt(n) = r for the Gaussian
     in_ball = int(np.sum(np.abs(ball - f19_radius) <= f19_shell * f19_radius))
     in_gauss = int(np.sum(np.abs(gauss - f19_radius) <= f19_shell * f19_radius))

@@ -64,12 +64,12 @@ from nngeom.adversarial_neighborhoods.persistence import (
     persistence,
     persistence_along_path,
 )
-from nngeom.adversarial_neighborhoods.studies import majority_falls_first
+from nngeom.adversarial_neighborhoods.studies import majority_falls_first, natural_vs_adversarial
 from nngeom.book.notebook import start_page
 from nngeom.book.plotting import class_frequency_curves
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core import data, stats, zoo
-from nngeom.core.attacks import BIM, correctly_classified, distortion, every_other_target, succeeded
+from nngeom.core.attacks import BIM, correctly_classified, every_other_target, succeeded
 from nngeom.core.device import seeded_generator
 from nngeom.core.validation import (
     check_choice,
@@ -168,6 +168,10 @@ half_nat = first_sigma_below(sigmas, freq_nat[:, 1])
 metrics.value("f9_one_index", one_idx)
 metrics.value("f9_sigma_half_natural", half_nat)
 half_adv = {}
+F9_CRITERION = ("holds if the natural class is significantly above 1/2 (95 % Wilson) where the adversarial class first "
+                "falls significantly below it; fails if the natural class falls significantly below 1/2 no later, or the "
+                "adversarial class keeps a significant majority up to sigma_max; undecided otherwise or when the attack "
+                "missed")
 for key in SETTINGS:
     half_adv[key] = [first_sigma_below(sigmas, f[:, int(t)]) for f, t in zip(freq_adv[key], t1)]
     metrics.value(f"f9_targets_reached_{key}", int(ok1[key].sum()))
@@ -178,10 +182,7 @@ for key in SETTINGS:
                   evidence=f"first sigma at which the own class falls below half of the samples: natural 1 "
                   f"{half_nat:.3f}, adversarial 0 {half_adv[key][zero]:.3f} (grid step {sigma_max / n_sigmas:.3f}); "
                   f"attack reached 0: {bool(ok1[key][zero])}",
-                  criterion="holds if the natural class is significantly above 1/2 (95 % Wilson) where the adversarial "
-                  "class first falls significantly below it; fails if the natural class falls significantly below 1/2 "
-                  "no later, or the adversarial class keeps a significant majority up to sigma_max; undecided otherwise "
-                  "or when the attack missed")
+                  criterion=F9_CRITERION)
 metrics.value("f9_targets_reached", int(ok1["early_stop"].sum()))  # kept for the smoke expectations
 f9_scale = {"sigmas": n_sigmas, "samples per sigma": freq_samples}
 metrics.item("ANX-F9", data="MNIST", scale=f9_scale, gaps=epoch_gap, note=f"{model_name}, IGSM with both stopping rules")
@@ -247,18 +248,13 @@ pgen = seeded_generator(seed + 4, dev)
 t0 = time.perf_counter()
 p_nat = persistence(model, x_test[natural].to(dev), gamma=gamma, n_samples=persistence_samples, generator=pgen).cpu().numpy()
 persistence_seconds = time.perf_counter() - t0
-f10 = {}
-for key, atk in igsm.items():
-    t0 = time.perf_counter()
-    adv = atk(xa.to(dev), ta.to(dev)).cpu()
-    attack_seconds = time.perf_counter() - t0
-    ok = succeeded(model, adv, ta, targeted=True)
-    p_adv = persistence(model, adv[ok].to(dev), gamma=gamma, n_samples=persistence_samples, generator=pgen).cpu().numpy()
-    f10[key] = dict(ok=ok, p_adv=p_adv, dist=distortion(xa, adv)[ok].numpy(), attack_seconds=attack_seconds)
+# both stopping rules attack the same images and share the natural sample; the generator runs on in order
+f10 = {key: natural_vs_adversarial(model, xa, ta, atk, gamma=gamma, n_samples=persistence_samples, generator=pgen,
+                                   natural_persistence=p_nat) for key, atk in igsm.items()}
 
 fig, axes = plt.subplots(1, len(SETTINGS), figsize=(12, 3.8), squeeze=False)
 for ax, key in zip(axes[0], SETTINGS):
-    p_adv = f10[key]["p_adv"]
+    p_adv = f10[key].persistence_adversarial
     hi = float(np.quantile(np.concatenate([p_nat, p_adv]), 0.995))
     bins = np.linspace(0, hi, 60)
     ax.hist(p_nat, bins=bins, color="tab:blue", alpha=0.6, label=f"natural ({len(p_nat)})")
@@ -275,23 +271,23 @@ metrics.value("f10_median_natural", float(np.median(p_nat)))
 metrics.value("f10_mean_natural", float(np.mean(p_nat)))
 rows = [{"quantity": "natural images", "paper": paper_value("ANX-F10", "natural_examples"), "here": len(p_nat)},
         {"quantity": "median persistence, natural", "paper": None, "here": float(np.median(p_nat))}]
+decisions = {}
 for key in SETTINGS:
-    r = f10[key]
-    d = stats.compare_samples(r["p_adv"], p_nat, claim="less", alpha=test_alpha)
-    r["decision"] = d
-    for name, value in (("attack_success_rate", float(r["ok"].float().mean())), ("adversarial", int(r["ok"].sum())),
-                        ("mean_distortion", float(r["dist"].mean()) if len(r["dist"]) else float("nan")),
-                        ("median_adversarial", float(np.median(r["p_adv"])) if len(r["p_adv"]) else float("nan")),
-                        ("mean_adversarial", float(np.mean(r["p_adv"])) if len(r["p_adv"]) else float("nan")),
-                        ("seconds_per_attack", r["attack_seconds"] / len(r["ok"]))):
+    st, summary = f10[key], f10[key].summary()
+    decisions[key] = d = stats.compare_samples(st.persistence_adversarial, p_nat, claim="less", alpha=test_alpha)
+    for name, value in (("attack_success_rate", st.success_rate), ("adversarial", int(st.success.sum())),
+                        ("mean_distortion", summary["mean distortion"]),
+                        ("median_adversarial", summary["median persistence (adversarial)"]),
+                        ("mean_adversarial", summary["mean persistence (adversarial)"]),
+                        ("seconds_per_attack", st.attack_seconds / len(st.success))):
         metrics.value(f"f10_{name}_{key}", value)
     rows += [{"quantity": f"adversarial examples, {LABEL[key]}", "paper": paper_value("ANX-F10", "adversarial_examples"),
-              "here": int(r["ok"].sum())},
+              "here": int(st.success.sum())},
              {"quantity": f"median persistence, adversarial, {LABEL[key]}", "paper": None,
-              "here": metrics.values[f"f10_median_adversarial_{key}"]}]
+              "here": summary["median persistence (adversarial)"]}]
     metrics.claim("ANX-F10", f"adversarial_less_persistent_{key}", holds=d,
-                  evidence=f"{LABEL[key]}: median {metrics.values[f'f10_median_adversarial_{key}']:.3f} (adversarial) vs "
-                  f"{np.median(p_nat):.3f} (natural); attack success {float(r['ok'].float().mean()):.1%}")
+                  evidence=f"{LABEL[key]}: median {summary['median persistence (adversarial)']:.3f} (adversarial) vs "
+                  f"{np.median(p_nat):.3f} (natural); attack success {st.success_rate:.1%}")
 metrics.value("f10_seconds_per_persistence", persistence_seconds / max(len(p_nat), 1))
 display(comparison_table(rows).style.format("{:.3f}", subset=["here"]).format("{:.0f}", subset=["paper"], na_rep="(histogram only)")
         .format("{:+.1%}", subset=["relative difference"], na_rep="–"))
@@ -311,7 +307,7 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item == "ANX-F10"]))
 # the fully stepped ones. Persistence took {glue:text}`f10_seconds_per_persistence:.3f` s per image here.
 
 # %%
-e, f = f10["early_stop"]["decision"], f10["full_steps"]["decision"]
+e, f = decisions["early_stop"], decisions["full_steps"]
 if e.holds == f.holds:
     outcome = (f"Both stopping rules give the same verdict ({e.outcome}), so on this network the claim does not "
                "hinge on the rule.")

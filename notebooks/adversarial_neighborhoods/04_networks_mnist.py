@@ -140,24 +140,19 @@ for name in networks:
     results[name] = dict(study.summary(), **{"test accuracy": meta["test_accuracy"], "epochs": meta["spec"]["epochs"],
                                              "seconds": study.attack_seconds + study.persistence_seconds})
 
+# each column pair: the paper's Table 1 entry and the key of our study summary (accuracy in per cent)
+PAIRS = {"test accuracy %": ("test_accuracy", "test accuracy", 100), "mean distortion": ("lbfgs_distortion", "mean distortion", 1),
+         "persistence, natural": ("persistence_natural", "mean persistence (natural)", 1),
+         "persistence, adversarial": ("persistence_adversarial", "mean persistence (adversarial)", 1)}
 rows = []
 for network, p in paper_rows.items():
-    zoo_name = "mnist-" + network.lower()
-    r = results.get(zoo_name)
-    rows.append({
-        "network": network,
-        ("test accuracy %", "paper"): p["test_accuracy"],
-        ("test accuracy %", "here"): 100 * r["test accuracy"] if r else math.nan,
-        ("mean distortion", "paper"): p["lbfgs_distortion"],
-        ("mean distortion", "here"): r["mean distortion"] if r else math.nan,
-        ("persistence, natural", "paper"): p["persistence_natural"],
-        ("persistence, natural", "here"): r["mean persistence (natural)"] if r else math.nan,
-        ("persistence, adversarial", "paper"): p["persistence_adversarial"],
-        ("persistence, adversarial", "here"): r["mean persistence (adversarial)"] if r else math.nan,
-        ("attack", "success"): r["success rate"] if r else math.nan,
-        ("attack", "images"): r["attempts"] if r else 0,
-        ("attack", "epochs"): r["epochs"] if r else math.nan,
-    })
+    r = results.get("mnist-" + network.lower(), {})
+    row = {"network": network}
+    for column, (paper_key, key, scale) in PAIRS.items():
+        row[(column, "paper")] = p[paper_key]
+        row[(column, "here")] = scale * r.get(key, math.nan)
+    rows.append({**row, ("attack", "success"): r.get("success rate", math.nan), ("attack", "images"): r.get("attempts", 0),
+                 ("attack", "epochs"): r.get("epochs", math.nan)})
 table = pd.DataFrame(rows).set_index("network")
 table.columns = pd.MultiIndex.from_tuples(table.columns)
 display(table.style.format("{:.3f}", na_rep="–").format("{:.2f}", subset=[("test accuracy %", "paper"), ("test accuracy %", "here")], na_rep="–")

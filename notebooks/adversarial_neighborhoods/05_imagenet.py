@@ -66,15 +66,14 @@ test_alpha = 0.05            # level of the tests behind the verdicts
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
 from nngeom.adversarial_neighborhoods.persistence import class_frequencies, persistence_along_path
-from nngeom.adversarial_neighborhoods.studies import natural_vs_adversarial
+from nngeom.adversarial_neighborhoods.studies import persistence_by_attack
 from nngeom.book.notebook import header
-from nngeom.book.plotting import adversarial_rows, class_frequency_curves, style
+from nngeom.book.plotting import adversarial_rows, class_frequency_curves, persistence_path_curve, style
 from nngeom.book.report import Metrics, paper_value, reference, verdict_markdown
 from nngeom.core import data, stats
 from nngeom.core.attacks import LBFGS, distortion, make
@@ -173,45 +172,19 @@ if ready:
     gen = torch.Generator().manual_seed(seed + 1)
     n_classes = 1000
     reps = n_targets
-    x_rep = goldfinch.repeat_interleave(reps, 0)
     targets = torch.stack([torch.randperm(n_classes - 1, generator=gen)[:reps] for _ in range(len(goldfinch))])
     targets = (targets + (targets >= GOLDFINCH).long()).reshape(-1)  # never the goldfinch class itself
-    rows, per_attack = [], {}
-    for arch, model in models.items():
-        p_natural = None  # estimated with the first attack, reused for the others (same images)
-        for name in attacks:
-            kw = dict(targeted=True, batch_size=batch_size, seed=seed)
-            if name == "CW":
-                kw.update(c=cw_c, steps=cw_steps)
-            elif name == "FGSM":
-                kw.update(eps=eps)
-            else:
-                kw.update(eps=eps, alpha=alpha, steps=steps)
-            atk = make(name, model, **kw)
-            st = natural_vs_adversarial(model, x_rep, targets, atk, gamma=gamma, n_samples=persistence_samples,
-                                        generator=seeded_generator(seed + 2, dev), natural_images=goldfinch,
-                                        natural_persistence=p_natural, max_range_steps=max_range_steps)
-            p_natural = st.persistence_natural
-            # The natural column weights each goldfinch by the number of its successful attacks, as the
-            # thesis averages over "the original images from which each attack was generated".
-            weights = st.success.reshape(len(goldfinch), reps).sum(1)
-            nat = float((st.persistence_natural * weights).sum() / weights.sum()) if weights.sum() else math.nan
-            per_attack[(arch, name)] = st
-            rows.append({"network": arch, "attack": name, "success rate": st.success_rate,
-                         "mean distortion": float(st.distortion.mean()) if len(st.distortion) else math.nan,
-                         "persistence (natural)": nat,
-                         "persistence (adversarial)": float(st.persistence_adversarial.mean())
-                         if len(st.persistence_adversarial) else math.nan})
-    # A "total" row per network pools every successful attack, as the thesis' table does.
-    for arch in models:
-        sts = [(name, per_attack[(arch, name)]) for name in attacks]
-        adv = np.concatenate([st.persistence_adversarial for _, st in sts])
-        dist = np.concatenate([st.distortion for _, st in sts])
-        w = sum(st.success.reshape(len(goldfinch), reps).sum(1) for _, st in sts)
-        nat = float((sts[0][1].persistence_natural * w).sum() / w.sum()) if w.sum() else math.nan
-        rows.append({"network": arch, "attack": "total", "success rate": float(np.mean([st.success_rate for _, st in sts])),
-                     "mean distortion": float(dist.mean()) if len(dist) else math.nan, "persistence (natural)": nat,
-                     "persistence (adversarial)": float(adv.mean()) if len(adv) else math.nan})
+
+    def table2_attack(name, model):
+        """Table 2's attack ``name``, targeted, with this page's budgets."""
+        budget = dict(c=cw_c, steps=cw_steps) if name == "CW" else dict(eps=eps) if name == "FGSM" else \
+            dict(eps=eps, alpha=alpha, steps=steps)
+        return make(name, model, targeted=True, batch_size=batch_size, seed=seed, **budget)
+
+    table2 = persistence_by_attack(models, goldfinch, targets, table2_attack, attacks, gamma=gamma,
+                                   n_samples=persistence_samples, generator=seeded_generator(seed + 2, dev),
+                                   max_range_steps=max_range_steps)
+    rows = table2.rows
     paper = {(r["network"], r["method"]): r for r in reference("ANX")["ANX-T2"]["rows"]}
     for r in rows:
         p = paper.get((r["network"], r["attack"]), {})
@@ -231,13 +204,7 @@ if ready:
     # The thesis reports rows for BIM, MIFGSM and PGD only: the verdict tests those. Each adversarial example is
     # set against the persistence of the goldfinch it was made from.
     reported = sorted({m for (_, m) in paper} - {"total"})
-    decisions = []
-    for (arch, name), st in per_attack.items():
-        if name not in reported:
-            continue
-        source = st.persistence_natural[np.nonzero(np.asarray(st.success).reshape(-1))[0] // reps]
-        d = stats.compare_samples(st.persistence_adversarial, source, claim="less", alpha=test_alpha)
-        decisions.append(stats.Decision(d.holds, f"{arch} {name}: {d.test}", d.effect, d.low, d.high, d.p, d.criterion))
+    decisions = table2.below_source(reported, alpha=test_alpha)
     if not stand_in:
         metrics.claim("ANX-T2", "adversarial_less_persistent",
                       holds=stats.fraction_of(decisions, 1.0, name="(network, attack) pairs") if decisions else None,
@@ -299,11 +266,9 @@ if ready:
             t, p, cls = persistence_along_path(model, x0.to(dev), xa.to(dev), n_points=path_points, gamma=g,
                                                n_samples=persistence_samples, max_range_steps=max_range_steps,
                                                generator=seeded_generator(seed + 4, dev))
-            ax.plot(t.cpu(), p.cpu(), marker=".", label=f"gamma = {g:g}")
-        for ti, ci, pi in zip(t.cpu().numpy(), cls.cpu().numpy(), p.cpu().numpy()):
-            ax.annotate(str(ci), (ti, pi), fontsize=6, textcoords="offset points", xytext=(0, 4), ha="center")
+            # the classes along the path are the same at every gamma: label the last curve's points
+            persistence_path_curve(ax, t.cpu(), p.cpu(), cls.cpu() if g == path_gammas[-1] else None, label=f"gamma = {g:g}")
         ax.set_title(f"{arch0}: goldfinch → {name} adversarial (target {target})", fontsize=9)
-        ax.set_xlabel("position on the path")
         ax.set_ylabel("persistence")
         ax.legend(fontsize=7)
     fig.suptitle("ANX-F12 / F18 (numbers: predicted class at each point)", fontsize=9)

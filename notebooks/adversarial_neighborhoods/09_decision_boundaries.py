@@ -81,6 +81,7 @@ from nngeom.adversarial_neighborhoods.boundaries import (
 )
 from nngeom.adversarial_neighborhoods.persistence import persistence_along_path
 from nngeom.book.notebook import start_page
+from nngeom.book.plotting import persistence_path_curve
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import data, stats, zoo
 from nngeom.core.attacks import BIM, correctly_classified
@@ -274,11 +275,8 @@ for ax, (kind, ends) in zip(axes, kinds.items()):
     t, p, cls = persistence_along_path(model, xa[j0:j0 + 1], ends[j0:j0 + 1], n_points=path_points, gamma=gamma,
                                        generator=torch.Generator(device=dev).manual_seed(seed))
     bp = boundary_point(model, xa[j0:j0 + 1], ends[j0:j0 + 1], tol=1e-6)
-    ax.plot(t.cpu(), p.cpu(), "o-", ms=3)
+    persistence_path_curve(ax, t.cpu(), p.cpu(), cls.cpu(), marker="o", ms=3)
     ax.axvline(float(bp.fraction), color="k", ls="--", lw=0.8, label=f"boundary at {float(bp.fraction):.3f}")
-    for tt, pp, cc in zip(t.cpu().tolist(), p.cpu().tolist(), cls.cpu().tolist()):
-        ax.annotate(str(cc), (tt, pp), fontsize=6, xytext=(0, 4), textcoords="offset points", ha="center")
-    ax.set_xlabel("position on the path")
     ax.set_ylabel(f"{gamma}-persistence")
     ax.set_title(kind)
     ax.legend(fontsize=8)

@@ -61,9 +61,9 @@ from nngeom.book.plotting import adversarial_rows
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import data, zoo
 from nngeom.core.attacks import distortion
-from nngeom.core.stats import all_of, interval_below, mean_interval, rate, rate_at_least, rate_below
+from nngeom.core.stats import all_of, rate
 from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
-from nngeom.intriguing_properties.transfer import lbfgs_adversarials, noise_control
+from nngeom.intriguing_properties.transfer import example_checks, lbfgs_adversarials, noise_control
 
 for name in models:
     check_choice("models", name, zoo.names())
@@ -217,25 +217,10 @@ for name in grid_models:
 # %%
 metrics.value("min_success_pct", 100 * min_success)
 metrics.value("barely_pct", 100 * barely)
-found, calm, per_model = [], [], []
-for name, s in sets.items():
-    k, n = int(s.success.sum()), len(s.success)
-    ok = rate_at_least(k, n, min_success)
-    m = mean_interval(s.distortion)
-    mean, low, high = m["mean"], m["low"], m["high"]
-    threshold = close_factor * reference_distortion[name]
-    close = interval_below(mean, low, high, threshold,
-                           test=f"{name}: normal 95 % interval of the mean distortion of {m['n']} examples")
-    both = all_of([ok, close], name=f"{name} checks")
-    found.append(both)
-    k_noise = int(round(noisy_err[name]["rate"] * noisy_err[name]["n"])) if noisy_err[name]["n"] else 0
-    quiet = rate_below(k_noise, noisy_err[name]["n"], barely)
-    calm.append(quiet)
-    per_model.append({"model": name, "success": f"{k}/{n}", "success ≥ min_success": ok.outcome,
-                      "mean distortion (95% CI)": f"{mean:.3f} ({low:.3f}–{high:.3f})",
-                      "reference": reference_distortion[name], "threshold": threshold,
-                      "close": close.outcome, "noise error": f"{k_noise}/{noisy_err[name]['n']}",
-                      "noise below barely": quiet.outcome})
+checks = {name: example_checks(s, controls[name], reference_distortion[name], close_factor=close_factor,
+                               min_success=min_success, barely=barely) for name, s in sets.items()}
+found, calm = [c.found for c in checks.values()], [c.quiet for c in checks.values()]
+per_model = [c.row(reference_distortion[name]) for name, c in checks.items()]
 display(pd.DataFrame(per_model).set_index("model").style.format({"reference": "{:.3f}", "threshold": "{:.3f}"}))
 
 worst_success = float(table["attack success"].min())

@@ -8,7 +8,9 @@ the same way and a page only chooses the network, the attack and the counts.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,9 +20,16 @@ from torch import Tensor, nn
 from nngeom.adversarial_neighborhoods.persistence import first_sigma_below, persistence
 from nngeom.core.attacks import Attack, correctly_classified, distortion, every_other_target, succeeded
 from nngeom.core.device import model_device
-from nngeom.core.stats import Decision, wilson_bounds
+from nngeom.core.stats import Decision, compare_samples, wilson_bounds
 
-__all__ = ["PersistenceStudy", "natural_vs_adversarial", "every_target_study", "majority_falls_first"]
+__all__ = [
+    "PersistenceStudy",
+    "natural_vs_adversarial",
+    "every_target_study",
+    "AttackTable",
+    "persistence_by_attack",
+    "majority_falls_first",
+]
 
 
 @dataclass
@@ -134,6 +143,124 @@ def every_target_study(
     xa, _, targets = every_other_target(x[attacked], y[attacked])
     return natural_vs_adversarial(model, xa, targets, attack, gamma=gamma, n_samples=n_samples, generator=generator,
                                   natural_images=x[natural])  # fmt: skip
+
+
+@dataclass
+class AttackTable:
+    """Result of :func:`persistence_by_attack`: Table 2 of the thesis for several networks and attacks.
+
+    ``studies[(network, attack)]`` is that pair's :class:`PersistenceStudy`; ``rows`` has one dict per pair
+    and a ``"total"`` row per network (keys ``network``, ``attack``, ``success rate``, ``mean distortion``,
+    ``persistence (natural)``, ``persistence (adversarial)``); ``targets_per_image`` is how many times each
+    image was attacked.
+    """
+
+    studies: dict[tuple[str, str], PersistenceStudy]
+    rows: list[dict]
+    targets_per_image: int
+
+    def source_persistence(self, network: str, attack: str) -> np.ndarray:
+        """The natural persistence of the source image of every successful adversarial example of the
+        pair, in the order of its ``persistence_adversarial``."""
+        st = self.studies[(network, attack)]
+        return st.persistence_natural[np.flatnonzero(st.success) // self.targets_per_image]
+
+    def below_source(self, attacks: Sequence[str], alpha: float = 0.05) -> list[Decision]:
+        """For each network and each of ``attacks``: are the adversarial persistences below those of their
+        source images (one-sided Mann-Whitney at ``alpha``, three-valued)?"""
+        out = []
+        for (network, attack), st in self.studies.items():
+            if attack not in attacks:
+                continue
+            d = compare_samples(
+                st.persistence_adversarial, self.source_persistence(network, attack), claim="less", alpha=alpha
+            )
+            out.append(Decision(d.holds, f"{network} {attack}: {d.test}", d.effect, d.low, d.high, d.p, d.criterion))
+        return out
+
+
+def persistence_by_attack(
+    models: dict[str, nn.Module],
+    images: Tensor,
+    targets: Tensor,
+    make_attack: Callable[[str, nn.Module], Attack],
+    attacks: Sequence[str],
+    *,
+    gamma: float,
+    n_samples: int,
+    generator: torch.Generator,
+    **persistence_kwargs,
+) -> AttackTable:
+    """Table 2 of the thesis (section 5.2): every image of ``images`` [n, ...] is attacked
+    ``len(targets) // n`` times (``targets`` [n * k], image-major, the targets of the consecutive copies)
+    by each attack of ``attacks`` (built by ``make_attack(name, model)``) against each network of
+    ``models``, and the gamma-persistence of the originals and of the successful adversarial examples is
+    estimated (:func:`natural_vs_adversarial`).
+
+    The natural persistences are estimated once per network and reused for its other attacks. Every pair
+    starts from the state ``generator`` has on entry (common random numbers: differences between attacks
+    are not sampling noise), and ``generator`` itself is left untouched. A pair's natural column weights
+    each image by the number of its successful attacks, as the thesis averages over the images the
+    examples were made from; the ``"total"`` row of a network pools all its attacks (mean success rate,
+    every successful example). Other keyword arguments go to
+    :func:`nngeom.adversarial_neighborhoods.persistence.persistence`.
+    """
+    n = len(images)
+    if n == 0 or len(targets) % n:
+        raise ValueError(f"parameter 'targets' must hold k targets per image ({n} images), got {len(targets)}")
+    reps = len(targets) // n
+    x_rep = images.repeat_interleave(reps, 0)
+
+    def weighted_natural(p_natural: np.ndarray, weights: np.ndarray) -> float:
+        return float((p_natural * weights).sum() / weights.sum()) if weights.sum() else math.nan
+
+    def mean(a: np.ndarray) -> float:
+        return float(a.mean()) if len(a) else math.nan
+
+    studies, rows = {}, []
+    for network, model in models.items():
+        p_natural = None
+        for name in attacks:
+            gen = torch.Generator(device=generator.device)
+            gen.set_state(generator.get_state())
+            st = natural_vs_adversarial(
+                model,
+                x_rep,
+                targets,
+                make_attack(name, model),
+                gamma=gamma,
+                n_samples=n_samples,
+                generator=gen,
+                natural_images=images,
+                natural_persistence=p_natural,
+                **persistence_kwargs,
+            )
+            p_natural = st.persistence_natural
+            studies[(network, name)] = st
+            rows.append(
+                {
+                    "network": network,
+                    "attack": name,
+                    "success rate": st.success_rate,
+                    "mean distortion": mean(st.distortion),
+                    "persistence (natural)": weighted_natural(p_natural, st.success.reshape(n, reps).sum(1)),
+                    "persistence (adversarial)": mean(st.persistence_adversarial),
+                }
+            )
+    for network in models:
+        sts = [studies[(network, name)] for name in attacks]
+        weights = sum(st.success.reshape(n, reps).sum(1) for st in sts)
+        rows.append(
+            {
+                "network": network,
+                "attack": "total",
+                "success rate": float(np.mean([st.success_rate for st in sts])),
+                "mean distortion": mean(np.concatenate([st.distortion for st in sts])),
+                "persistence (natural)": weighted_natural(sts[0].persistence_natural, weights),
+                "persistence (adversarial)": mean(np.concatenate([st.persistence_adversarial for st in sts])),
+            }
+        )
+    return AttackTable(studies, rows, reps)
 
 
 def majority_falls_first(

@@ -227,6 +227,31 @@ def persistence_histogram(ax, natural: np.ndarray, adversarial: np.ndarray, succ
     ax.legend(fontsize=7)
 
 
+def norm_histograms(ax, samples: dict[str, np.ndarray], title: str, bins: int = 80) -> None:
+    """Histograms of the norms of several laws' samples on ``ax`` (Figure 19 of the thesis), on shared
+    bins; ``samples`` maps each law's label (matplotlib mathtext allowed) to its norms."""
+    values = list(samples.values())
+    edges = np.linspace(min(v.min() for v in values), max(v.max() for v in values), bins)
+    for label, v in samples.items():
+        ax.hist(v, bins=edges, alpha=0.6, label=label)
+    ax.set_title(title)
+    ax.set_xlabel("norm")
+    ax.legend(fontsize=8)
+
+
+def persistence_path_curve(ax, t: np.ndarray, p: np.ndarray, classes: np.ndarray | None = None, **plot_kwargs) -> None:
+    """The thesis' Figures 12 and 18 on ``ax``: gamma-persistence ``p`` at positions ``t`` along a path
+    (0: natural image, 1: adversarial example), as returned by
+    :func:`nngeom.adversarial_neighborhoods.persistence.persistence_along_path`; with ``classes``, each point
+    is labelled with its predicted class. ``plot_kwargs`` go to ``ax.plot`` (marker, label, colour)."""
+    t, p = np.asarray(t), np.asarray(p)
+    ax.plot(t, p, **{"marker": ".", **plot_kwargs})
+    if classes is not None:
+        for ti, pi, ci in zip(t.tolist(), p.tolist(), np.asarray(classes).tolist()):
+            ax.annotate(str(ci), (ti, pi), fontsize=6, textcoords="offset points", xytext=(0, 4), ha="center")
+    ax.set_xlabel("position on the path")
+
+
 def class_frequency_curves(
     ax,
     sigmas: np.ndarray,

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from nngeom.core.attacks import LBFGS, correctly_classified, distortion, random_other_targets
 from nngeom.core.device import model_device, predict
 from nngeom.core.models import output_width
-from nngeom.core.stats import Decision, rate
+from nngeom.core.stats import Decision, all_of, interval_below, mean_interval, rate, rate_at_least, rate_below
 from nngeom.core.validation import check_positive_int
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "matched_noise",
     "NoiseControl",
     "noise_control",
+    "ExampleChecks",
+    "example_checks",
     "errors",
     "transfer_matrix",
     "sign_test",
@@ -119,6 +121,87 @@ def noise_control(model: nn.Module, adversarials: AdversarialSet, generator: tor
     x = adversarials.x[adversarials.success]
     noisy = matched_noise(x, x_adv, generator)
     return NoiseControl(x, y, noisy, errors(model, noisy, y))
+
+
+@dataclass
+class ExampleChecks:
+    """The summary's two claims about one model's adversarial examples (:func:`example_checks`), each a
+    three-valued :class:`nngeom.core.stats.Decision`."""
+
+    source: str
+    success: Decision  # the attack succeeds often enough
+    close: Decision  # the examples lie close to their originals
+    quiet: Decision  # noise of the same size barely hurts
+    successes: int
+    attempts: int
+    distortion: dict  # mean_interval of the successful examples' distortions
+    threshold: float  # the distortion the interval must stay below
+    noise_errors: int
+    noise_images: int
+
+    @property
+    def found(self) -> Decision:
+        """Adversarial examples exist for this model: success and closeness both."""
+        return all_of([self.success, self.close], name=f"{self.source} checks")
+
+    def row(self, reference_distortion: float) -> dict:
+        """One row of the page's per-model table."""
+        d = self.distortion
+        return {
+            "model": self.source,
+            "success": f"{self.successes}/{self.attempts}",
+            "success ≥ min_success": self.success.outcome,
+            "mean distortion (95% CI)": f"{d['mean']:.3f} ({d['low']:.3f}–{d['high']:.3f})",
+            "reference": reference_distortion,
+            "threshold": self.threshold,
+            "close": self.close.outcome,
+            "noise error": f"{self.noise_errors}/{self.noise_images}",
+            "noise below barely": self.quiet.outcome,
+        }
+
+
+def example_checks(
+    adversarials: AdversarialSet,
+    control: NoiseControl,
+    reference_distortion: float,
+    *,
+    close_factor: float,
+    min_success: float,
+    barely: float,
+) -> ExampleChecks:
+    """Decide, for one model, the summary's claims that adversarial examples are found close to their
+    originals while noise of the same size barely hurts (section 4.2, IPN-X2).
+
+    *success*: the Wilson 95 % interval of the attack's success rate lies at or above ``min_success``;
+    *close*: the normal 95 % interval of the mean distortion of the successful examples lies below
+    ``close_factor * reference_distortion``; *quiet*: the Wilson 95 % interval of the error under the
+    matched-noise ``control`` lies below ``barely``. Each fails when its interval lies on the other side of
+    its threshold and is undecided otherwise.
+    """
+    name = adversarials.source
+    k, n = int(adversarials.success.sum()), len(adversarials.success)
+    d = mean_interval(adversarials.distortion)
+    threshold = close_factor * reference_distortion
+    close = interval_below(
+        d["mean"],
+        d["low"],
+        d["high"],
+        threshold,
+        test=f"{name}: normal 95 % interval of the mean distortion of {d['n']} examples",
+    )
+    k_noise, n_noise = int(control.wrong.sum()), len(control.wrong)
+    return ExampleChecks(
+        name,
+        rate_at_least(k, n, min_success),
+        close,
+        rate_below(k_noise, n_noise, barely),
+        k,
+        n,
+        d,
+        threshold,
+        k_noise,
+        n_noise,
+    )
 
 
 @torch.no_grad()
