@@ -126,7 +126,7 @@ def _regions(quick: bool) -> list[dict]:
     W, b = reg.W[0].numpy(), reg.b[0].numpy()
     norms = np.linalg.norm(W, axis=1)
     d = W.shape[1]
-    t_rg = timed(lambda: chebyshev_ball(W, b, -1.0, 1.0, hint=x_test[0].double().numpy()))
+    t_rg = timed(lambda: chebyshev_ball(W, b, (-1.0, 1.0), hint=x_test[0].double().numpy()))
     a_ub = sparse.vstack(
         [
             sparse.csr_matrix(np.hstack([-W, norms[:, None]])),
@@ -169,7 +169,7 @@ def _regions(quick: bool) -> list[dict]:
     lw, lb = reg.logit_W[0].numpy(), reg.logit_b[0].numpy()
     x0 = x_test[0].double().numpy()
     target = int(np.argsort(lw @ x0 + lb)[-2])  # the runner-up class
-    prog = RegionProgram(W, b, lw, lb, -1.0, 1.0, x0)
+    prog = RegionProgram(W, b, lw, lb, (-1.0, 1.0), x0)
     t_xt = timed(lambda: most_likely_point(prog, target))
     xv = cp.Variable(d)
     u = lw @ xv + lb
@@ -225,7 +225,7 @@ def _regions(quick: bool) -> list[dict]:
     # the baseline is 10 x^t programs in cvxpy (its cost per program measured above), which gives no
     # nearest maximiser and no margins
     t0 = time.perf_counter()
-    res = class_regions(W, b, lw, lb, -1.0, 1.0, x0)
+    res = class_regions(W, b, lw, lb, (-1.0, 1.0), x0)
     t_region = time.perf_counter() - t0
     programs = 20 + res.info["margin_lps"]
     rows.append(
@@ -238,7 +238,7 @@ def _regions(quick: bool) -> list[dict]:
         }
     )
     k = 2 if quick else 8
-    jobs = [((reg.W[i].numpy(), reg.b[i].numpy(), -1.0, 1.0), {"hint": x_test[i].double().numpy()}) for i in range(k)]
+    jobs = [((reg.W[i].numpy(), reg.b[i].numpy(), (-1.0, 1.0)), {"hint": x_test[i].double().numpy()}) for i in range(k)]
     t1 = timed(lambda: run_jobs(chebyshev_ball, jobs, workers=1, progress=False))
     t2 = timed(lambda: run_jobs(chebyshev_ball, jobs, workers=2, progress=False))
     rows.append(

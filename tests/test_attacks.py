@@ -194,10 +194,11 @@ def test_paired_transfer_pairs_every_source_with_every_other_model():
     x_adv = nn.functional.one_hot((y + 1) % 3, 4).float()  # and the adversarials wrong
     ok = torch.tensor([True, True, False, True])
     made = {name: AdversarialSet(name, torch.arange(4), x, y, (y + 1) % 3, x_adv, ok, 0.0) for name in ("a", "b")}
-    pairs, adv_share, orig_share = paired_transfer(made, {"a": eye, "b": eye})
+    paired = paired_transfer(made, {"a": eye, "b": eye})
+    pairs, adv_share, orig_share = paired.pairs, paired.adversarial_share, paired.original_share
     assert [(p.source, p.asked, p.n) for p in pairs] == [("a", "b", 3), ("b", "a", 3)]
     assert adv_share.tolist() == [1.0] * 6 and orig_share.tolist() == [0.0] * 6
     assert pairs[0].above_clean().holds is None  # 3 examples cannot make a sign test significant
     empty = AdversarialSet("c", torch.arange(4), x, y, y, x, torch.zeros(4, dtype=torch.bool), 0.0)
-    pairs, _, _ = paired_transfer({"a": made["a"], "c": empty}, {"a": eye, "c": eye})
+    pairs = paired_transfer({"a": made["a"], "c": empty}, {"a": eye, "c": eye}).pairs
     assert pairs[1].n == 0 and pairs[1].above_clean().holds is None

@@ -48,7 +48,7 @@ def _cvxpy_x_t(A, b, L, l, t):
 @pytest.mark.parametrize("seed", range(5))
 def test_x_t_matches_cvxpy_exponential_cone(seed):
     A, b, L, l, x0 = _region(seed)
-    prog = RegionProgram(A, b, L, l, -1.0, 1.0, x0)
+    prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0)
     for t in range(len(l)):
         x, info = most_likely_point(prog, t)
         ref_x, ref_val = _cvxpy_x_t(A, b, L, l, t)
@@ -69,7 +69,7 @@ def test_x_t_matches_cvxpy_exponential_cone(seed):
 @pytest.mark.parametrize("seed", range(5))
 def test_class_margin_equals_highs(seed):
     A, b, L, l, x0 = _region(seed + 10)
-    prog = RegionProgram(A, b, L, l, -1.0, 1.0, x0)
+    prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0)
     signs = set()
     for t in range(len(l)):
         s, x, info = class_margin(prog, t)
@@ -137,8 +137,7 @@ def test_class_regions_against_sampling_on_a_2d_net():
             reg.b[i].numpy(),
             reg.logit_W[i].numpy(),
             reg.logit_b[i].numpy(),
-            -1.0,
-            1.0,
+            (-1.0, 1.0),
             starts[i].numpy(),
         )
         winners = set(logits[pts].argmax(1).tolist())
@@ -171,7 +170,7 @@ def test_x_t_on_a_784_dimensional_region_matches_cvxpy():
     x0[0, :300] = -1.0
     reg = region_constraints(net, x0)
     A, b, L, l = reg.W[0].numpy(), reg.b[0].numpy(), reg.logit_W[0].numpy(), reg.logit_b[0].numpy()
-    prog = RegionProgram(A, b, L, l, -1.0, 1.0, x0[0].numpy())
+    prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0[0].numpy())
     for t in (0, 7):
         x, info = most_likely_point(prog, t)
         ref_x, ref_val = _cvxpy_x_t(A, b, L, l, t)
@@ -197,11 +196,11 @@ def test_errors_name_the_parameter():
     with pytest.raises(ValueError, match="lo < hi"):
         minimize_convex(lambda x: (0.0, np.zeros(8), None), A_, b_, np.ones(8), np.ones(8), np.zeros(8))
     with pytest.raises(ValueError, match="'t'"):
-        most_likely_point(RegionProgram(A_, b_, L, l, -1.0, 1.0, x0), 4)
+        most_likely_point(RegionProgram(A_, b_, L, l, (-1.0, 1.0), x0), 4)
     with pytest.raises(ValueError, match="'L'"):
-        RegionProgram(A_, b_, L[:, :3], l, -1.0, 1.0, x0)
+        RegionProgram(A_, b_, L[:, :3], l, (-1.0, 1.0), x0)
     with pytest.raises(ValueError, match="does not lie in the region"):
-        RegionProgram(A_, b_ - 100.0, L, l, -1.0, 1.0, x0)
+        RegionProgram(A_, b_ - 100.0, L, l, (-1.0, 1.0), x0)
 
 
 def test_interior_point_solves_a_qp_like_scipy():
@@ -241,8 +240,7 @@ def test_class_margin_agrees_with_brute_force_sampling():
                 reg.b[i].numpy(),
                 reg.logit_W[i].numpy(),
                 reg.logit_b[i].numpy(),
-                -1.0,
-                1.0,
+                (-1.0, 1.0),
                 starts[i].numpy(),
             )
             s, z, _ = class_margin(prog, t)

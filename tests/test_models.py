@@ -130,7 +130,7 @@ def test_unit_box_input_keeps_the_wrapped_mode():
     from nngeom.core.models import UnitBoxInput
 
     net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).eval()
-    wrapped = UnitBoxInput(net, -1.0, 1.0)
+    wrapped = UnitBoxInput(net, (-1.0, 1.0))
     assert not wrapped.training and not net.training
     z = torch.rand(5, 3)
     assert torch.equal(wrapped(z), net(2 * z - 1))

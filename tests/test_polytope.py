@@ -33,8 +33,9 @@ def test_chebyshev_ball_equals_the_whole_lp(seed):
     A, b, x = _polytope(seed)
     lo, hi = -1.0, 1.0
     # a tiny first working set forces several rounds of row generation
-    c, r, info = chebyshev_ball(A, b, lo, hi, hint=x, first=5, batch=7)
-    assert info["solves"] > 2 and info["rows"] < len(b)
+    ball = chebyshev_ball(A, b, (lo, hi), hint=x, first=5, batch=7)
+    c, r = ball.centre, ball.radius
+    assert ball.solves > 2 and ball.rows < len(b)
     assert r == pytest.approx(_ball_full_lp(A, b, lo, hi), abs=1e-9)
     n = np.linalg.norm(A, axis=1)
     assert np.all(A @ c + b >= r * n - 1e-9)
@@ -45,38 +46,43 @@ def test_chebyshev_ball_matches_cvxpy_where_the_box_binds():
     cp = pytest.importorskip("cvxpy")
     A, b, x = _polytope(11, m=40, d=6)
     b = b + 5.0  # loose rows: the box decides much of the ball
-    c, r, info = chebyshev_ball(A, b, -1.0, 0.5, hint=x, first=3, batch=3)
+    ball = chebyshev_ball(A, b, (-1.0, 0.5), hint=x, first=3, batch=3)
+    r = ball.radius
     cc, rr = cp.Variable(6), cp.Variable()
     n = np.linalg.norm(A, axis=1)
     cp.Problem(cp.Maximize(rr), [A @ cc + b >= rr * n, cc - rr >= -1.0, cc + rr <= 0.5]).solve()
     assert r == pytest.approx(rr.value, abs=1e-7)
-    assert info["newton"] > 2  # the first Newton step overshoots to the clamp (half the box width)
+    assert ball.newton > 2  # the first Newton step overshoots to the clamp (half the box width)
 
 
 def test_chebyshev_ball_box_only_and_errors():
-    c, r, _ = chebyshev_ball(np.zeros((3, 4)), np.ones(3), -1.0, 3.0)
+    ball = chebyshev_ball(np.zeros((3, 4)), np.ones(3), (-1.0, 3.0))
+    c, r = ball.centre, ball.radius
     assert r == 2.0 and np.allclose(c, 1.0)
     # a far row: the box alone decides, and Newton stops at half the box width
-    c, r, _ = chebyshev_ball(np.array([[1.0, 0.0]]), np.array([10.0]), -1.0, 3.0)
+    ball = chebyshev_ball(np.array([[1.0, 0.0]]), np.array([10.0]), (-1.0, 3.0))
+    c, r = ball.centre, ball.radius
     assert r == pytest.approx(2.0, abs=1e-12) and np.allclose(c, 1.0)
     with pytest.raises(ValueError, match="zero row with a negative offset"):
-        chebyshev_ball(np.zeros((1, 2)), -np.ones(1), -1.0, 1.0)
+        chebyshev_ball(np.zeros((1, 2)), -np.ones(1), (-1.0, 1.0))
     with pytest.raises(ValueError, match="does not meet the box"):
-        chebyshev_ball(np.array([[1.0, 0.0]]), np.array([-5.0]), -1.0, 1.0)  # z_0 >= 5
-    with pytest.raises(ValueError, match="lo < hi"):
-        chebyshev_ball(np.ones((1, 2)), np.ones(1), 1.0, 1.0)
+        chebyshev_ball(np.array([[1.0, 0.0]]), np.array([-5.0]), (-1.0, 1.0))  # z_0 >= 5
+    with pytest.raises(ValueError, match="value_range.*lo < hi"):
+        chebyshev_ball(np.ones((1, 2)), np.ones(1), (1.0, 1.0))
+    with pytest.raises(ValueError, match="value_range.*pair"):
+        chebyshev_ball(np.ones((1, 2)), np.ones(1), 1.0)
     with pytest.raises(ValueError, match="'A'"):
-        chebyshev_ball(np.ones((2, 2)), np.ones(3), -1.0, 1.0)
+        chebyshev_ball(np.ones((2, 2)), np.ones(3), (-1.0, 1.0))
 
 
 def test_solve_many_in_worker_processes_gives_the_same_answers():
     jobs = []
     for seed in range(3):
         A, b, x = _polytope(seed, m=60, d=8)
-        jobs.append(((A, b, -1.0, 1.0), {"hint": x}))
+        jobs.append(((A, b, (-1.0, 1.0)), {"hint": x}))
     serial = run_jobs(chebyshev_ball, jobs, workers=1, progress=False)
     parallel = run_jobs(chebyshev_ball, jobs, workers=2, progress=False)
-    assert [r for _, r, _ in serial] == [r for _, r, _ in parallel]
+    assert [ball.radius for ball in serial] == [ball.radius for ball in parallel]
     with pytest.raises(ValueError, match="'workers'"):
         run_jobs(chebyshev_ball, jobs, workers=0)
 
@@ -104,21 +110,23 @@ def test_redundant_rows_equals_the_papers_sequential_lps(seed, n_rays):
     b = np.r_[b, b[:3] * 2.5]
     lo, hi = -1.0, 1.0
     expected = _redundant_by_eq18(A, b, lo, hi)
-    got, info = redundant_rows(A, b, lo, hi, interior=x, n_rays=n_rays)
+    info = redundant_rows(A, b, (lo, hi), interior=x, n_rays=n_rays)
+    got = info.redundant
     assert 0 < expected.sum() < len(b) - 6  # the case is not trivial either way
     np.testing.assert_array_equal(got, expected)
-    assert info["facets"] == (~got).sum()
+    assert info.facets == (~got).sum()
     # without a usable interior point (x on a facet) it falls back to the Chebyshev centre
-    got2, _ = redundant_rows(A, b, lo, hi, interior=np.full(6, hi), n_rays=n_rays)
+    got2 = redundant_rows(A, b, (lo, hi), interior=np.full(6, hi), n_rays=n_rays).redundant
     np.testing.assert_array_equal(got2, expected)
 
 
 def test_redundant_rows_box_and_errors():
     A = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     b = np.array([5.0, 0.5, 0.2])  # x >= -5 holds on the whole box
-    red, info = redundant_rows(A, b, -1.0, 1.0)
-    assert red.tolist() == [True, False, False] and info["by_box"] == 1
+    info = redundant_rows(A, b, (-1.0, 1.0))
+    red = info.redundant
+    assert red.tolist() == [True, False, False] and info.by_box == 1
     with pytest.raises(ValueError, match="n_rays"):
-        redundant_rows(A, b, -1.0, 1.0, n_rays=-1)
+        redundant_rows(A, b, (-1.0, 1.0), n_rays=-1)
     with pytest.raises(ValueError, match="interior"):
-        redundant_rows(A, b, -1.0, 1.0, interior=np.zeros(3))
+        redundant_rows(A, b, (-1.0, 1.0), interior=np.zeros(3))

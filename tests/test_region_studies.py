@@ -27,8 +27,8 @@ def test_region_sample_keeps_eval_mode_and_finds_boundary_regions():
             # the inner point is still in the test point's class
             assert torch.equal(net(s.points[c]).argmax(1), net(x[:4][src]).argmax(1))
             assert np.all((s.alpha[c] > 0) & (s.alpha[c] <= 1))
-    r, info = inradii(net, torch.cat([s.points[c] for c in s.points]), (-1.0, 1.0), progress=False)
-    assert np.all(r > 0) and len(info) == len(r)
+    r = inradii(net, torch.cat([s.points[c] for c in s.points]), (-1.0, 1.0), progress=False)
+    assert np.all(r > 0) and len(r) == sum(len(p) for p in s.points.values())
 
 
 def test_surrounding_regions_walks_null_space_directions():
@@ -48,7 +48,9 @@ def test_surrounding_regions_walks_null_space_directions():
     assert torch.allclose(e.norm(dim=1), torch.ones(50, dtype=torch.float64))
     assert (jac[0].double() @ e.T).abs().max() < 1e-12  # orthogonal to every logit gradient
     eps = 0.5
-    out = surrounding_regions(net, x, n_directions=20, epsilon=eps, seed=0, progress=False)
+    out = surrounding_regions(
+        net, x, n_directions=20, epsilon=eps, generator=torch.Generator().manual_seed(0), progress=False
+    )
     assert len(out.counts) == 3 and all(len(p) == 20 for p in out.pieces)
     # brute force: the unique activation patterns on a fine sampling of the same segments
     gen = torch.Generator().manual_seed(0)
@@ -70,9 +72,7 @@ def test_decision_targets_from_a_pool_are_images_of_another_class():
     pool_x = torch.rand(60, 4) * 2 - 1
     pool_y = torch.arange(60) % 3  # labels of the pool (as a training set's), not the net's predictions
     x = pool_x[:5]
-    s = region_sample(
-        net, x, means=None, value_range=(-1.0, 1.0), pgd={"steps": 3}, seed=0, target_pool=(pool_x, pool_y)
-    )
+    s = region_sample(net, x, means=None, value_range=(-1.0, 1.0), pgd={"steps": 3}, target_pool=(pool_x, pool_y))
     # a target the net assigns to the test point's class is dropped and counted; every kept segment
     # holds a boundary strictly inside it
     assert len(s.points["decision"]) + s.counts["decision_target_same_class"] == 5
@@ -95,7 +95,7 @@ def test_decision_targets_are_means_of_other_classes():
         members = [x[i] for i in range(len(x)) if int(y[i]) == c]
         assert torch.allclose(means[c], sum(members) / len(members), atol=1e-6)
     pts = x[:16]
-    s = region_sample(net, pts, means, (-1.0, 1.0), pgd={"steps": 3}, seed=0)
+    s = region_sample(net, pts, means, (-1.0, 1.0), pgd={"steps": 3}, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         pred = net(pts).argmax(1)
     assert len(s.source["decision"]) >= 3
@@ -162,11 +162,15 @@ def test_decision_direction_and_surrounding_cosine_by_hand():
     np.testing.assert_allclose(
         _decision_direction(net, torch.tensor([[0.5, 3.0, 0.0]])).numpy(), [[-1.0, 1.0, 0.0]], atol=1e-6
     )
-    found = surrounding_regions(_hand_net(), x0, n_directions=20, epsilon=0.2, seed=0, progress=False)
+    found = surrounding_regions(
+        _hand_net(), x0, n_directions=20, epsilon=0.2, generator=torch.Generator().manual_seed(0), progress=False
+    )
     assert found.counts.tolist() == [2]
     np.testing.assert_allclose(found.cosines[0], [2 / np.sqrt(6)], rtol=1e-12)
     # segments too short to reach x3 = 0.1 meet no other region
-    short = surrounding_regions(_hand_net(), x0, n_directions=20, epsilon=0.05, seed=0, progress=False)
+    short = surrounding_regions(
+        _hand_net(), x0, n_directions=20, epsilon=0.05, generator=torch.Generator().manual_seed(0), progress=False
+    )
     assert short.counts.tolist() == [1] and len(short.cosines[0]) == 0
 
 
@@ -183,7 +187,9 @@ def test_point_medians_abs_deviations_and_bootstrap():
     assert (est, low, high) == (2.0, 2.0, 2.0)  # constant samples: every resample gives the same difference
     rng = np.random.default_rng(0)
     a, b = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)
-    est, low, high = bootstrap_interval(lambda a_, b_: np.mean(a_) - np.mean(b_), [a, b], n_boot=500, seed=1)
+    est, low, high = bootstrap_interval(
+        lambda a_, b_: np.mean(a_) - np.mean(b_), [a, b], n_boot=500, generator=np.random.default_rng(1)
+    )
     assert low < est < high and low > 0.7 and high < 1.3
     assert all(np.isnan(bootstrap_interval(np.median, [np.zeros(0)])))
     import pytest
@@ -199,13 +205,15 @@ def test_wall_census_accounts_for_every_wall_and_agrees_with_the_exact_count():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 2)).eval()
     x = torch.rand(3, 3) * 2 - 1
-    census = wall_census(net, x, (-1.0, 1.0), sample_rows=4, rng=np.random.default_rng(0))
+    census = wall_census(net, x, (-1.0, 1.0), sample_rows=4, generator=np.random.default_rng(0))
     from nngeom.linear_regions.regions import region_constraints
 
     reg = region_constraints(net, x)
     for i, c in enumerate(census):
         assert c.walls == 24 and c.open >= 0 and c.sampled == min(4, c.open)
         # the sampled LP verdicts are the exact ones for those rows
-        exact, _ = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), -1.0, 1.0, interior=x[i].double().numpy())
+        exact = redundant_rows(
+            reg.W[i].numpy(), reg.b[i].numpy(), (-1.0, 1.0), interior=x[i].double().numpy()
+        ).redundant
         assert c.sampled_redundant <= int(exact.sum())
     assert wall_census(net, x, (-1.0, 1.0), 0, np.random.default_rng(0))[0].sampled == 0

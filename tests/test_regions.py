@@ -142,7 +142,8 @@ def test_inradius_matches_cvxpy_and_box():
         w = g.normal(size=(h, d))
         centre = g.uniform(-0.5, 0.5, size=d)
         b = -w @ centre + g.uniform(0.05, 0.6, size=h)  # the centre is strictly inside
-        c_ours, r_ours = inradius(torch.tensor(w), torch.tensor(b), -1.0, 1.0)
+        ball = inradius(torch.tensor(w), torch.tensor(b), (-1.0, 1.0))
+        c_ours, r_ours = ball.centre, ball.radius
         c, r = cp.Variable(d), cp.Variable()
         cons = [w @ c - r * np.linalg.norm(w, axis=1) + b >= 0, c + r <= 1, c - r >= -1, r >= 0]
         cp.Problem(cp.Maximize(r), cons).solve()
@@ -150,7 +151,7 @@ def test_inradius_matches_cvxpy_and_box():
         assert np.all(w @ c_ours + b >= r_ours * np.linalg.norm(w, axis=1) - 1e-8)
         assert np.all(c_ours + r_ours <= 1 + 1e-8) and np.all(c_ours - r_ours >= -1 - 1e-8)
     # the box alone: the ball of radius 1 at the origin of [-1, 1]^3
-    _, r_box = inradius(torch.zeros(2, 3), torch.ones(2), -1.0, 1.0)
+    r_box = inradius(torch.zeros(2, 3), torch.ones(2), (-1.0, 1.0)).radius
     assert abs(r_box - 1.0) < 1e-9
 
 

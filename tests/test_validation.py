@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nngeom.core.validation import ParameterError, check_bool, check_choice, check_positive_int
+from nngeom.core.validation import ParameterError, check_bool, check_choice, check_positive_int, check_value_range
 
 
 @pytest.mark.parametrize("value", [True, False])
@@ -24,3 +24,12 @@ def test_check_choice_and_positive_int_name_the_parameter():
         check_choice("mode", "c", ["a", "b"])
     with pytest.raises(ParameterError, match="'n'.*positive integer"):
         check_positive_int("n", True)
+
+
+def test_check_value_range_takes_one_finite_increasing_pair():
+    assert check_value_range("value_range", (-1, 1)) == (-1.0, 1.0)
+    assert check_value_range("value_range", [0.0, 0.5]) == (0.0, 0.5)
+    for bad in [(1.0, 1.0), (1.0, -1.0), (0.0, float("inf")), (0.0, float("nan")), 1.0, (0.0, 1.0, 2.0), ("0", 1.0),
+                (True, 2.0)]:  # fmt: skip
+        with pytest.raises(ParameterError, match="'value_range'"):
+            check_value_range("value_range", bad)

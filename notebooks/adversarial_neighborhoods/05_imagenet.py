@@ -31,14 +31,15 @@
 # **Data.** The ILSVRC 2012 validation images cannot be downloaded automatically, and the pretrained
 # weights need a network connection once. When either is missing the page says what to provide and the
 # scoreboard marks its items "needs data". With `stand_in` set (the smoke profile) the same code runs on
-# randomly initialised networks and synthetic images, to prove that it runs; those numbers mean nothing.
+# randomly initialised networks and Fashion-MNIST test images resized to 224 x 224 RGB, to prove that it
+# runs; those numbers mean nothing, and the items still need the data.
 
 # %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # seeds every random draw on this page
 device = "auto"              # "auto", "cpu" or "cuda"
-stand_in = False             # run on random networks and synthetic images (smoke test only)
+stand_in = False             # run on random networks and resized Fashion-MNIST images (smoke test only)
 archs = ["alexnet", "vgg16"]  # torchvision networks
 attacks = ["BIM", "MIFGSM", "PGD", "FGSM", "RFGSM", "CW"]  # Table 2's attacks
 eps = 0.0313725              # L-inf budget of the gradient-sign attacks (8/255)
@@ -124,12 +125,13 @@ models = {}
 if stand_in:
     torch.manual_seed(seed)
     models = {a: imagenet_model(a, pretrained=False).to(dev) for a in archs}
-    gen = torch.Generator().manual_seed(seed)
-    # Smooth synthetic "images": low-resolution noise upsampled to 224 x 224, in [0, 1].
-    low = torch.rand(n_images + 1, 3, 7, 7, generator=gen)
-    images = torch.nn.functional.interpolate(low, size=224, mode="bilinear", align_corners=False).clamp(0, 1)
+    # Real images, though not ImageNet's: the first Fashion-MNIST test images, grey to RGB, 28 -> 224 pixels.
+    fashion, _ = data.tensors("fashion-mnist", "test", limit=n_images + 1)
+    images = torch.nn.functional.interpolate(fashion, size=224, mode="bilinear", align_corners=False)
+    images = images.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
     goldfinch, bunting_image = images[:n_images], images[n_images:]
-    source = "synthetic 224x224 images and randomly initialised networks (stand-in: the numbers mean nothing)"
+    source = ("Fashion-MNIST test images resized to 224x224 RGB and randomly initialised networks (a code check "
+              "that stands in for ImageNet: the numbers mean nothing)")
 else:
     for a in archs:
         try:
@@ -158,9 +160,10 @@ if not ready:
 else:
     metrics.value("imagenet_ready", True)
     metrics.value("stand_in", bool(stand_in))
-# How each item is recorded once the page runs: a stand-in run (random networks, synthetic images) proves the
-# code runs and still needs the data; a real run is on ImageNet.
-run_kwargs = (dict(data="none", needs_data=True, note="stand-in: random networks and synthetic images")
+# How each item is recorded once the page runs: a stand-in run (random networks, resized Fashion-MNIST images)
+# proves the code runs and still needs the data; a real run is on ImageNet.
+run_kwargs = (dict(data="none", needs_data=True, note="code check only: random networks and resized Fashion-MNIST "
+                   "images stand in for ImageNet")
               if stand_in else dict(data="ImageNet"))
 
 

@@ -68,9 +68,9 @@ from nngeom.core import data, zoo
 from nngeom.core.stats import all_of, paired_difference, rate_below
 from nngeom.core.validation import check_c_range, check_choice, check_in_open_interval, check_positive_int
 from nngeom.intriguing_properties.transfer import (
-    errors,
     lbfgs_adversarials,
     matched_noise,
+    pair_transfer,
     paired_transfer,
     sign_test,
     transfer_matrix,
@@ -117,17 +117,6 @@ def originals_row(sets) -> tuple[torch.Tensor, torch.Tensor]:
     return xs, ys
 
 
-def paired_cells(sets, models, pairs):
-    """Per example of each (source, asked) pair: does the asked model err on the adversarial (``adv``) and
-    on its original (``orig``)? Returns ``{(source, asked): (adv, orig)}`` of boolean tensors."""
-    out = {}
-    for src, dst in pairs:
-        x_adv, y = sets[src].successful()
-        x_orig = sets[src].x[sets[src].success]
-        out[(src, dst)] = (errors(models[dst], x_adv, y), errors(models[dst], x_orig, y))
-    return out
-
-
 # %% [markdown]
 # ## Across models (IPN-X3)
 
@@ -159,7 +148,8 @@ display(Markdown(" · ".join(f"`{n}`: {int(s.success.sum())}/{len(s.success)} su
 # %%
 clean = cross[cross["set"] == "originals"].set_index("model")
 pairs = cross[(cross["set"].isin(cross_models)) & (cross["set"] != cross["model"])]
-pair_list, adv_share, orig_share = paired_transfer({name: sets[name] for name in cross_models}, nets)
+paired = paired_transfer({name: sets[name] for name in cross_models}, nets)
+pair_list, adv_share, orig_share = paired.pairs, paired.adversarial_share, paired.original_share
 pair_rows = []
 for p in pair_list:
     d = paired_difference(p.adversarial_wrong, p.original_wrong) if p.n else None
@@ -250,13 +240,13 @@ def cell(src, dst):
 crossing = [(p1, p2), (p2, p1), (p1b, p2)]
 across = [cell(src, dst) for src, dst in crossing]
 rates = [float(c.rate) for c in across]
-pcells = paired_cells(psets, pnets, crossing)
-adv_err = torch.cat([pcells[k][0] for k in crossing])
-orig_err = torch.cat([pcells[k][1] for k in crossing])
+pcells = {(src, dst): pair_transfer(psets[src], dst, pnets[dst]) for src, dst in crossing}
+adv_err = torch.cat([pcells[k].adversarial_wrong for k in crossing])
+orig_err = torch.cat([pcells[k].original_wrong for k in crossing])
 pd4 = (paired_difference(adv_err, orig_err) if len(adv_err) > 1
        else {"difference": float("nan"), "low": float("nan"), "high": float("nan")})
 hard = sign_test(adv_err, orig_err, what="examples of the three crossing cells (errs on adversarial, not on original)")
-weaker = all_of([rate_below(int(pcells[k][0].sum()), len(pcells[k][0]), considerable) for k in crossing],
+weaker = all_of([rate_below(int(pcells[k].adversarial_wrong.sum()), pcells[k].n, considerable) for k in crossing],
                 name="crossing cells")
 metrics.value("considerable_pct", 100 * considerable)
 metrics.value("x4_p1_to_p2", rates[0])
@@ -273,7 +263,7 @@ metrics.claim("IPN-X4", "adversarials_transfer_across_training_sets", holds=hard
               "share, among examples where the other half's network is right on one of (adversarial, original), of those "
               "it gets wrong only as adversarials lies above 1/2; fails if at or below 1/2; undecided otherwise")
 metrics.claim("IPN-X4", "transfer_weaker_across_training_sets", holds=weaker,
-              evidence="; ".join(f"{a}→{b} {int(pcells[(a, b)][0].sum())}/{len(pcells[(a, b)][0])}" for a, b in crossing)
+              evidence="; ".join(f"{a}→{b} {int(pcells[(a, b)].adversarial_wrong.sum())}/{pcells[(a, b)].n}" for a, b in crossing)
               + f" (threshold {considerable:.0%}; 100 % on the source)",
               criterion=f"holds if in each crossing cell the Wilson 95 % interval of the transfer rate lies below "
               f"{considerable:g}; fails if at or above it in some cell; undecided otherwise (the summary gives no rate)")

@@ -159,14 +159,14 @@ x_test, _ = data.tensors("mnist", "test", value_range=BOX, flatten=True)
 means = class_means(x_train, y_train, 10)
 pick = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:n_points]
 x = x_test[pick]
-pgd = {"eps": pgd_eps, "alpha": pgd_alpha, "steps": pgd_steps}
+pgd = {"eps": pgd_eps, "alpha": pgd_alpha, "steps": pgd_steps, "seed": seed}
 radii, samples, seconds = {}, {}, {}
 for key, m in nets.items():
     t0 = time.perf_counter()
-    s = region_sample(m, x, means, BOX, pgd=pgd, seed=seed)
+    s = region_sample(m, x, means, BOX, pgd=pgd, generator=torch.Generator().manual_seed(seed))  # same draws per net
     samples[key] = s
     for c in CATEGORIES:
-        radii[key + (c,)], _ = inradii(m, s.points[c], BOX, workers=workers,
+        radii[key + (c,)] = inradii(m, s.points[c], BOX, workers=workers,
                                        desc=f"{VARIANTS[key[0]]} lr {key[1]}: {c} inradii")
     seconds[key] = time.perf_counter() - t0
 rows = []
@@ -261,7 +261,8 @@ closer = {key: (ks_distance(r_of(*key, "adversarial"), r_of(*key, "manifold")),
                 ks_distance(r_of(*key, "decision"), r_of(*key, "manifold"))) for key in nets}
 ks_gap = {key: interval_below(*bootstrap_interval(lambda a, d, m_: ks_distance(a, m_) - ks_distance(d, m_),
                                                   [r_of(*key, c) for c in ("adversarial", "decision", "manifold")],
-                                                  n_boot=1000, seed=seed, min_size=BOOT_MIN), 0.0,
+                                                  n_boot=1000, generator=np.random.default_rng(seed),
+                                                  min_size=BOOT_MIN), 0.0,
                               "bootstrap 95 % interval of KS(adv, man) - KS(dec, man)") for key in nets}
 metrics.claim("LRG-F3", "adversarial_like_manifold", holds=fraction_of(list(ks_gap.values()), at_least=4 / 6, name="networks"),
               evidence="KS(adv, man) - KS(dec, man): " + "; ".join(
@@ -282,7 +283,8 @@ def shift_gap(b3, b4, o3, o4):
 shift = {v: abs(float(np.median(pooled[(v, "1e-3")]) - np.median(pooled[(v, "1e-4")])))
          if len(pooled[(v, "1e-3")]) and len(pooled[(v, "1e-4")]) else float("nan") for v in VARIANTS}
 least = {o: interval_below(*bootstrap_interval(shift_gap, [pooled[("bn", "1e-3")], pooled[("bn", "1e-4")],
-                                                           pooled[(o, "1e-3")], pooled[(o, "1e-4")]], n_boot=1000, seed=seed, min_size=BOOT_MIN),
+                                                           pooled[(o, "1e-3")], pooled[(o, "1e-4")]], n_boot=1000,
+                                                           generator=np.random.default_rng(seed), min_size=BOOT_MIN),
                            0.0, f"bootstrap 95 % interval of |shift BN| - |shift {VARIANTS[o]}|") for o in ("vanilla", "dropout")}
 metrics.claim("LRG-F3", "bn_least_lr_sensitive", holds=all_of(least.values(), name="other variants"),
               evidence="shift of the median log10 r between learning rates: " + ", ".join(f"{VARIANTS[v]} {s_:.2f}" for v, s_ in shift.items()))

@@ -37,7 +37,7 @@
 # %% tags=["parameters", "hide-input"]
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
-seed = 0                     # draws the test points and the random rays
+seed = 0                     # draws the test points and the sampled walls
 device = "auto"              # "auto", "cpu" or "cuda"
 n_points = 100               # manifold regions per network for the angle statistics
 small_points = 20            # regions per 3 x 20 network whose redundant walls are all found by LP
@@ -201,7 +201,7 @@ for v, m in small.items():
     t0 = time.perf_counter()
     kept = []
     for i in range(len(reg)):
-        red, info = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), *BOX, interior=x[i].double().numpy(), seed=seed)
+        red = redundant_rows(reg.W[i].numpy(), reg.b[i].numpy(), BOX, interior=x[i].double().numpy()).redundant
         kept.append([int((~red[a:a + 20]).sum()) for a in (0, 20, 40)])
     kept = np.array(kept)
     facet_share[v] = kept.sum(1) / 60
@@ -218,7 +218,7 @@ display(pd.DataFrame(rows).set_index("model").style.format({"seconds per region"
 
 # %%
 rng = np.random.default_rng(seed)  # draws the sampled walls, net after net
-census = {key: wall_census(m, x[:big_points], BOX, big_sample_rows, rng, seed=seed) for key, m in nets.items()}
+census = {key: wall_census(m, x[:big_points], BOX, big_sample_rows, rng) for key, m in nets.items()}
 rows = []
 for (v, lr), regions in census.items():
     for i, c in enumerate(regions):

@@ -46,6 +46,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from IPython.display import display
 
 from nngeom.book.pages import open_table1_page
@@ -73,7 +74,7 @@ metrics.value("epsilon", epsilon);
 found, seconds = {}, {}
 for key, m in nets.items():
     t0 = time.perf_counter()
-    found[key] = surrounding_regions(m, x, n_directions, epsilon, seed=seed,
+    found[key] = surrounding_regions(m, x, n_directions, epsilon, generator=torch.Generator().manual_seed(seed),
                                      desc=f"{VARIANTS[key[0]]}, lr {key[1]}")
     seconds[key] = time.perf_counter() - t0
 rows = []

@@ -180,10 +180,10 @@ if run:
     pool = (x_train[pool_pick], y_train[pool_pick])
     radii, t0 = {}, time.perf_counter()
     for v, m in nets.items():
-        s = region_sample(m, x_all[:n_points], None, BOX, pgd={"eps": pgd_eps, "alpha": pgd_alpha, "steps": pgd_steps},
-                          seed=seed, target_pool=pool)
+        s = region_sample(m, x_all[:n_points], None, BOX, pgd={"eps": pgd_eps, "alpha": pgd_alpha, "steps": pgd_steps, "seed": seed},
+                          generator=torch.Generator().manual_seed(seed), target_pool=pool)
         for c in CATEGORIES:
-            radii[(v, c)], _ = inradii(m, s.points[c], BOX, workers=workers, desc=f"{VARIANTS[v]}: {c} inradii")
+            radii[(v, c)] = inradii(m, s.points[c], BOX, workers=workers, desc=f"{VARIANTS[v]}: {c} inradii")
     metrics.value("inradius_seconds", time.perf_counter() - t0)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
     positive = np.concatenate([r[r > 0] for r in radii.values() if len(r)])
@@ -216,7 +216,8 @@ if run:
         return (np.median(np.log10(dd)) - np.median(np.log10(vd))) - (np.median(np.log10(dm)) - np.median(np.log10(vm)))
 
     gap = interval_below(*bootstrap_interval(log_ratio_gap, [radii[(v, c)][radii[(v, c)] > 0] for c in ("decision", "manifold")
-                                                              for v in ("dropout", "vanilla")], n_boot=1000, seed=seed, min_size=BOOT_MIN),
+                                                              for v in ("dropout", "vanilla")], n_boot=1000,
+                                                              generator=np.random.default_rng(seed), min_size=BOOT_MIN),
                          0.0, "bootstrap 95 % interval of log10(dropout/vanilla median), decision minus manifold")
     metrics.claim("LRG-F9", "dropout_stronger_on_decision", holds=gap,
                   evidence=f"{WHERE}: median inradius dropout / vanilla: decision {ratio['decision']:.2f}, "
@@ -333,7 +334,8 @@ elif run:
 
 # %%
 if run:
-    sur = {v: surrounding_regions(m, x_all[:surround_points], n_directions, epsilon, seed=seed, desc=f"{VARIANTS[v]}")
+    sur = {v: surrounding_regions(m, x_all[:surround_points], n_directions, epsilon,
+                                  generator=torch.Generator().manual_seed(seed), desc=f"{VARIANTS[v]}")
            for v, m in nets.items()}
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     axes[0].boxplot([sur[v].counts for v in VARIANTS], tick_labels=list(VARIANTS.values()))

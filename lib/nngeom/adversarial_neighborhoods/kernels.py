@@ -135,11 +135,11 @@ class Trajectory:
             out = functional_call(self.model, self.unflatten(flat), (x,))
         return out.reshape(out.shape[0], -1)
 
-    def outputs(self, s: int, x: Tensor, batch: int = 4096) -> Tensor:
+    def outputs(self, s: int, x: Tensor, batch_size: int = 4096) -> Tensor:
         """The model's outputs at step ``s`` ([n, K])."""
         w = self.weights[s].to(x.device)
         with torch.no_grad():
-            return torch.cat([self.forward(w, c) for c in x.split(batch)])
+            return torch.cat([self.forward(w, c) for c in x.split(batch_size)])
 
 
 def _flat(model: nn.Module) -> tuple[list[str], list[torch.Size], Tensor]:
@@ -591,7 +591,7 @@ def parameter_interpolation(
     t: Sequence[float],
     *,
     loss: str = "cross_entropy",
-    batch: int = 2048,
+    batch_size: int = 2048,
     progress: bool = True,
     per_sample: bool = False,
 ) -> InterpolationPath:
@@ -617,7 +617,7 @@ def parameter_interpolation(
         total, correct, n = 0.0, 0, len(x)
         g = torch.zeros_like(w)
         row_loss, row_correct = [], []
-        for xb, yb in zip(x.split(batch), y.split(batch)):
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
             o = traj.forward(w, xb.to(w.device, w.dtype))
             each = sample_loss(loss, o, yb.to(w.device))
             li = each.sum()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from IPython.display import Markdown, display
 from torch import nn
 
@@ -25,6 +26,6 @@ def open_table1_page(key: str, profile: str, metrics_path: str, *, seed: int, de
     dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data="MNIST")
     nets = table1_networks(profile, dev)
     display(Markdown(networks_markdown(nets)))
-    x = random_test_points(n_points, seed, MNIST_BOX)
+    x = random_test_points(n_points, torch.Generator().manual_seed(seed), MNIST_BOX)
     metrics.value("n_points", n_points)
     return dev, metrics, nets, x

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from nngeom.core.validation import check_value_range
+
 __all__ = [
     "mlp",
     "split_after_hidden",
@@ -94,18 +96,18 @@ def output_width(model: nn.Module) -> int:
 
 
 class UnitBoxInput(nn.Module):
-    """``model`` seen through inputs in [0, 1]: ``forward(z) = model(lo + (hi - lo) z)``.
+    """``model`` seen through inputs in [0, 1]: ``forward(z) = model(lo + (hi - lo) z)``, with
+    ``value_range = (lo, hi)``.
 
     The attacks (torchattacks) clip to [0, 1]; a net trained on inputs in ``[lo, hi]`` (e.g. the linear
     regions nets, in [-1, 1]) is attacked through this wrapper, and :meth:`to_unit` / :meth:`from_unit`
     move images between the two boxes.
     """
 
-    def __init__(self, model: nn.Module, lo: float, hi: float) -> None:
+    def __init__(self, model: nn.Module, value_range: tuple[float, float]) -> None:
         super().__init__()
-        if not lo < hi:
-            raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
-        self.model, self.lo, self.hi = model, float(lo), float(hi)
+        self.model = model
+        self.lo, self.hi = check_value_range("value_range", value_range)
         # a new module is in training mode; mirror the wrapped net's mode instead, or code that restores
         # "the mode it found" would switch the net (and its batch norm) to training
         self.train(model.training)

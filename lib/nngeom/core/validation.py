@@ -20,6 +20,7 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_c_range",
+    "check_value_range",
     "check_int_list",
     "check_float_list",
 ]
@@ -85,6 +86,20 @@ def check_c_range(c_min: Any, c_max: Any) -> tuple[float, float]:
     if not low < high:
         raise ParameterError(f"parameter 'c_min' must be smaller than 'c_max'; got c_min={c_min!r}, c_max={c_max!r}")
     return low, high
+
+
+def check_value_range(name: str, value: Any) -> tuple[float, float]:
+    """An input box ``value_range = (lo, hi)``, the same bounds for every coordinate: two finite numbers with
+    ``lo < hi``. Returns them as floats."""
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise ParameterError(f"parameter '{name}' must be a pair (lo, hi) of finite numbers, got {value!r}") from None
+    if not (_is_real(lo) and _is_real(hi) and math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ParameterError(
+            f"parameter '{name}' must be a pair (lo, hi) of finite numbers with lo < hi, got {value!r}"
+        )
+    return float(lo), float(hi)
 
 
 def check_int_list(name: str, value: Any, minimum: int = 1) -> list[int]:

@@ -34,6 +34,8 @@ __all__ = [
     "transfer_matrix",
     "sign_test",
     "PairTransfer",
+    "pair_transfer",
+    "PairedTransfer",
     "paired_transfer",
 ]
 
@@ -289,21 +291,31 @@ class PairTransfer:
         return sign_test(self.adversarial_wrong, self.original_wrong, what="examples")
 
 
-def paired_transfer(
-    sets: Mapping[str, AdversarialSet], models: Mapping[str, nn.Module]
-) -> tuple[list[PairTransfer], Tensor, Tensor]:
+def pair_transfer(adversarials: AdversarialSet, asked: str, model: nn.Module) -> PairTransfer:
+    """The successful examples of ``adversarials`` and their clean originals, shown to ``model`` (called
+    ``asked``)."""
+    x_adv, y = adversarials.successful()
+    x_orig = adversarials.x[adversarials.success]
+    return PairTransfer(adversarials.source, asked, errors(model, x_adv, y), errors(model, x_orig, y))
+
+
+@dataclass
+class PairedTransfer:
+    """Result of :func:`paired_transfer`."""
+
+    pairs: list[PairTransfer]  # every ordered pair of distinct models, source-major
+    adversarial_share: Tensor  # per example (all sources in turn): share of the other models it fools
+    original_share: Tensor  # ... and share of them that err on its original
+
+
+def paired_transfer(sets: Mapping[str, AdversarialSet], models: Mapping[str, nn.Module]) -> PairedTransfer:
     """Every ordered pair of distinct models of ``sets`` (examples made on the first, asked of the second),
-    and per example the share of the other models it fools and the share that err on its original:
-    ``(pairs, adversarial_share, original_share)``, the shares over all sources' examples in turn."""
+    and per example the share of the other models it fools and the share that err on its original."""
     names = list(sets)
     pairs, adv_share, orig_share = [], [], []
     for src in names:
-        x_adv, y = sets[src].successful()
-        x_orig = sets[src].x[sets[src].success]
-        row = [
-            PairTransfer(src, b, errors(models[b], x_adv, y), errors(models[b], x_orig, y)) for b in names if b != src
-        ]
+        row = [pair_transfer(sets[src], b, models[b]) for b in names if b != src]
         pairs += row
         adv_share.append(torch.stack([p.adversarial_wrong.double() for p in row]).mean(0))
         orig_share.append(torch.stack([p.original_wrong.double() for p in row]).mean(0))
-    return pairs, torch.cat(adv_share), torch.cat(orig_share)
+    return PairedTransfer(pairs, torch.cat(adv_share), torch.cat(orig_share))

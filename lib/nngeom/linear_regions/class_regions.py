@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nngeom.core.validation import check_value_range
 from nngeom.solvers.interior_point import minimize_convex
 
 __all__ = [
@@ -46,8 +47,15 @@ class RegionProgram:
     ``L x + l``, prepared for the programs of section 3.4 (rows scaled to unit length)."""
 
     def __init__(
-        self, A: np.ndarray, b: np.ndarray, L: np.ndarray, l: np.ndarray, lo: float, hi: float, x0: np.ndarray
+        self,
+        A: np.ndarray,
+        b: np.ndarray,
+        L: np.ndarray,
+        l: np.ndarray,
+        value_range: tuple[float, float],
+        x0: np.ndarray,
     ) -> None:
+        lo, hi = check_value_range("value_range", value_range)
         A = np.asarray(A, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
         self.L = np.asarray(L, dtype=np.float64)
@@ -60,8 +68,6 @@ class RegionProgram:
             raise ValueError(
                 f"parameters 'L' [M, {d}] and 'l' [M] (M >= 2 classes) do not match: {self.L.shape}, {self.l.shape}"
             )
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"need finite lo < hi, got lo={lo}, hi={hi}")
         norms = np.linalg.norm(A, axis=1)
         keep = norms > 0  # a unit constant on the region cuts nothing (its sign at x0 is its sign everywhere)
         self.A, self.b = A[keep] / norms[keep, None], b[keep] / norms[keep]
@@ -235,8 +241,7 @@ def class_regions(
     b: np.ndarray,
     L: np.ndarray,
     l: np.ndarray,
-    lo: float,
-    hi: float,
+    value_range: tuple[float, float],
     x0: np.ndarray,
     central: bool = False,
     tol: float = 1e-9,
@@ -249,7 +254,7 @@ def class_regions(
     already settles its sign: if ``x^t`` is classified as ``t`` the class wins there; if
     ``max psi_t + log(M - 1) < 0`` it wins nowhere (``LSE`` exceeds ``max`` by at most ``log(M - 1)``).
     """
-    prog = RegionProgram(A, b, L, l, lo, hi, x0)
+    prog = RegionProgram(A, b, L, l, value_range, x0)
     M, d = prog.n_classes, len(prog.x0)
     x_t = np.zeros((M, d))
     x_central = np.zeros((M, d)) if central else None
@@ -257,7 +262,7 @@ def class_regions(
     predicted = np.zeros(M, dtype=int)
     face = np.zeros((M, 3))
     iters, margin_lps, converged = 0, 0, True
-    middle = np.full(d, (lo + hi) / 2)
+    middle = np.full(d, (prog.lo + prog.hi) / 2)
     for t in range(M):
         x_any, info = most_likely_point(prog, t, tol=tol)
         psi[t], grad_norm[t] = info["psi"], info["gradient_norm"]

@@ -69,13 +69,13 @@ def table1_networks(profile: str, device: torch.device) -> dict[tuple[str, str],
     }
 
 
-def random_test_points(n: int, seed: int, value_range: tuple[float, float]) -> Tensor:
-    """``n`` MNIST test images drawn without replacement by ``seed``, flattened, in ``value_range``; the
-    same draw on every page that uses the same seed."""
+def random_test_points(n: int, generator: torch.Generator, value_range: tuple[float, float]) -> Tensor:
+    """``n`` MNIST test images drawn without replacement by ``generator``, flattened, in ``value_range``;
+    the same draw on every page that seeds its generator the same way."""
     from nngeom.core import data
 
     x_test, _ = data.tensors("mnist", "test", value_range=value_range, flatten=True)
-    pick = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:n]
+    pick = torch.randperm(len(x_test), generator=generator)[:n]
     return x_test[pick]
 
 
@@ -105,7 +105,7 @@ def region_sample(
     means: Tensor,
     value_range: tuple[float, float],
     pgd: dict | None = None,
-    seed: int = 0,
+    generator: torch.Generator | None = None,
     target_pool: tuple[Tensor, Tensor] | None = None,
 ) -> RegionSample:
     """Points inside the manifold, decision and adversarial regions of the test points ``x``.
@@ -116,13 +116,13 @@ def region_sample(
     not classified as their class; ``means`` is then unused). Segments whose target is not classified as
     a different class hold no boundary and are dropped, as are test points PGD fails on. ``pgd``: keyword
     arguments of :class:`nngeom.core.attacks.PGD` in units of the [0, 1] box (default eps 0.1, alpha 0.01,
-    40 steps).
+    40 steps; its ``seed`` seeds the attack's random start). ``generator`` draws the target classes and
+    pool images (CPU; default seeded with 0).
     """
-    lo, hi = value_range
     dev = model_device(model)
     x = x.to(dev)
     pred = predict(model, x, batch_size=len(x)).cpu()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(0) if generator is None else generator
     other = random_other_targets(pred, output_width(model), generator=g)
     if target_pool is None:
         targets = means.to(dev)[other]
@@ -141,8 +141,8 @@ def region_sample(
     sample.counts["decision_target_same_class"] = int((~ok).sum())
     _boundary(sample, "decision", model, x, targets, pred, ok)
     # adversarial: towards an untargeted PGD example of the predicted class
-    wrapped = UnitBoxInput(model, lo, hi)
-    attack = PGD(wrapped, seed=seed, **{"eps": 0.1, "alpha": 0.01, "steps": 40, **(pgd or {})})
+    wrapped = UnitBoxInput(model, value_range)
+    attack = PGD(wrapped, **{"eps": 0.1, "alpha": 0.01, "steps": 40, "seed": 0, **(pgd or {})})
     x_adv = wrapped.from_unit(attack(wrapped.to_unit(x).clamp(0, 1), pred.to(dev)).to(dev))
     ok = (predict(model, x_adv, batch_size=len(x_adv)).cpu() != pred).numpy()
     sample.counts["pgd_failed"] = int((~ok).sum())
@@ -163,11 +163,13 @@ def _boundary(
     sample.source[category] = idx
 
 
-def _ball_jobs(model: nn.Module, points: Tensor, lo: float, hi: float, batch: int) -> Iterator[tuple[tuple, dict]]:
-    for chunk in points.split(batch):
+def _ball_jobs(
+    model: nn.Module, points: Tensor, value_range: tuple[float, float], batch_size: int
+) -> Iterator[tuple[tuple, dict]]:
+    for chunk in points.split(batch_size):
         reg = region_constraints(model, chunk)
         for i in range(len(chunk)):
-            yield (reg.W[i].numpy(), reg.b[i].numpy(), lo, hi), {"hint": chunk[i].double().reshape(-1).numpy()}
+            yield (reg.W[i].numpy(), reg.b[i].numpy(), value_range), {"hint": chunk[i].double().reshape(-1).numpy()}
 
 
 def inradii(
@@ -177,32 +179,31 @@ def inradii(
     workers: int = 1,
     progress: bool = True,
     desc: str = "inradius LPs",
-) -> tuple[np.ndarray, list[dict]]:
-    """The inradius (eq. 5, with the input box) of the linear region of every point: ``(r [n], infos)``.
+) -> np.ndarray:
+    """The inradius (eq. 5, with the input box) of the linear region of every point, ``[n]``.
 
     The regions are built a few at a time and their LPs solved over ``workers`` processes.
     """
-    lo, hi = value_range
     if len(points) == 0:
-        return np.zeros(0), []
+        return np.zeros(0)
     # the workers hold the cores: building regions on one thread avoids oversubscribing them
     with torch_threads(1 if workers > 1 else torch.get_num_threads()):
         out = run_jobs(
             chebyshev_ball,
-            _ball_jobs(model, points, lo, hi, batch=4),
+            _ball_jobs(model, points, value_range, batch_size=4),
             workers=workers,
             total=len(points),
             progress=progress,
             desc=desc,
         )
-    return np.array([r for _, r, _ in out]), [info for _, _, info in out]
+    return np.array([ball.radius for ball in out])
 
 
 def _class_region_jobs(
-    model: nn.Module, points: Tensor, lo: float, hi: float, central: np.ndarray, batch: int
+    model: nn.Module, points: Tensor, value_range: tuple[float, float], central: np.ndarray, batch_size: int
 ) -> Iterator[tuple[tuple, dict]]:
-    for start in range(0, len(points), batch):
-        chunk = points[start : start + batch]
+    for start in range(0, len(points), batch_size):
+        chunk = points[start : start + batch_size]
         reg = region_constraints(model, chunk)
         for i in range(len(chunk)):
             yield (
@@ -211,8 +212,7 @@ def _class_region_jobs(
                     reg.b[i].numpy(),
                     reg.logit_W[i].numpy(),
                     reg.logit_b[i].numpy(),
-                    lo,
-                    hi,
+                    value_range,
                     chunk[i].double().reshape(-1).numpy(),
                 ),
                 {"central": bool(central[start + i])},
@@ -235,14 +235,13 @@ def class_region_study(
     """
     from nngeom.linear_regions.class_regions import class_regions
 
-    lo, hi = value_range
     if len(points) == 0:
         return []
     flags = np.arange(len(points)) < central
     with torch_threads(1 if workers > 1 else torch.get_num_threads()):
         return run_jobs(
             class_regions,
-            _class_region_jobs(model, points, lo, hi, flags, batch=4),
+            _class_region_jobs(model, points, value_range, flags, batch_size=4),
             workers=workers,
             total=len(points),
             progress=progress,
@@ -328,11 +327,17 @@ def abs_deviations(values) -> np.ndarray:
 
 
 def bootstrap_interval(
-    statistic, samples: list, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0, min_size: int = 1
+    statistic,
+    samples: list,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    generator: np.random.Generator | None = None,
+    min_size: int = 1,
 ) -> tuple[float, float, float]:
     """``(estimate, low, high)``: ``statistic(*samples)`` and its percentile-bootstrap interval, each sample
-    resampled with replacement on its own. NaN throughout if any sample has fewer than ``min_size`` values
-    (a bootstrap of one or two values gives a degenerate interval, which would decide a claim on no evidence)."""
+    resampled with replacement on its own by ``generator`` (default: ``numpy.random.default_rng(0)``). NaN
+    throughout if any sample has fewer than ``min_size`` values (a bootstrap of one or two values gives a
+    degenerate interval, which would decide a claim on no evidence)."""
     if not (isinstance(n_boot, int) and n_boot >= 1):
         raise ValueError(f"parameter 'n_boot' must be an integer >= 1, got {n_boot!r}")
     if not 0 < confidence < 1:
@@ -342,7 +347,7 @@ def bootstrap_interval(
     samples = [np.asarray(s, dtype=np.float64).ravel() for s in samples]
     if any(len(s) < min_size for s in samples):
         return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0) if generator is None else generator
     est = float(statistic(*samples))
     boot = np.array([statistic(*(s[rng.integers(0, len(s), len(s))] for s in samples)) for _ in range(n_boot)])
     tail = 100 * (1 - confidence) / 2
@@ -354,7 +359,7 @@ def surrounding_regions(
     x: Tensor,
     n_directions: int,
     epsilon: float,
-    seed: int,
+    generator: torch.Generator,
     progress: bool = True,
     desc: str = "surrounding regions",
 ) -> SurroundingRegions:
@@ -365,8 +370,8 @@ def surrounding_regions(
     exactly (:func:`nngeom.linear_regions.regions.walk_lines`, so no thin region is skipped), the regions met told
     apart by their activation patterns, and for each unique region other than ``x*``'s the cosine
     similarity of its decision direction (taken at the middle of one piece of a segment inside it) with
-    ``x*``'s. The segments are not clipped to the pixel box (the paper does not say it does). Everything
-    runs in float64 on a copy of the model.
+    ``x*``'s. ``generator`` (CPU) draws the directions. The segments are not clipped to the pixel box (the
+    paper does not say it does). Everything runs in float64 on a copy of the model.
     """
     import copy
 
@@ -378,7 +383,7 @@ def surrounding_regions(
         raise ValueError(f"parameter 'epsilon' must be a number > 0, got {epsilon!r}")
     net = copy.deepcopy(model).eval().double()
     dev = model_device(net)
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator
     counts, cosines, pieces = [], [], []
     for i in tqdm(range(len(x)), desc=desc, disable=not progress):
         x0 = x[i : i + 1].to(dev, torch.float64)
@@ -436,12 +441,11 @@ def wall_census(
     x: Tensor,
     value_range: tuple[float, float],
     sample_rows: int,
-    rng: np.random.Generator,
-    seed: int = 0,
+    generator: np.random.Generator,
 ) -> list[WallCensus]:
     """For the region of each point of ``x``: the walls decided by the box and by rays
-    (:func:`nngeom.solvers.polytope.redundant_rows` with no LP rows), then, if ``sample_rows`` > 0, that
-    many open walls drawn by ``rng`` and tested by an LP each, timed. ``seed`` goes to ``redundant_rows``."""
+    (:func:`nngeom.solvers.polytope.redundant_rows` with no LP rows and its fixed rays), then, if
+    ``sample_rows`` > 0, that many open walls drawn by ``generator`` and tested by an LP each, timed."""
     import time
 
     reg = region_constraints(model, x)
@@ -449,13 +453,13 @@ def wall_census(
     for i in range(len(reg)):
         W, b, inside = reg.W[i].numpy(), reg.b[i].numpy(), x[i].double().numpy()
         t0 = time.perf_counter()
-        _, info = redundant_rows(W, b, *value_range, interior=inside, rows=[], seed=seed)
-        census = WallCensus(len(info["decided"]), info["by_box"], info["by_rays"], time.perf_counter() - t0)
+        rays = redundant_rows(W, b, value_range, interior=inside, rows=[])
+        census = WallCensus(len(rays.decided), rays.by_box, rays.by_rays, time.perf_counter() - t0)
         if sample_rows:
-            open_rows = np.flatnonzero(~info["decided"])
-            sample = rng.choice(open_rows, min(sample_rows, len(open_rows)), replace=False)
+            open_rows = np.flatnonzero(~rays.decided)
+            sample = generator.choice(open_rows, min(sample_rows, len(open_rows)), replace=False)
             t0 = time.perf_counter()
-            red, _ = redundant_rows(W, b, *value_range, interior=inside, rows=sample, seed=seed)
+            red = redundant_rows(W, b, value_range, interior=inside, rows=sample).redundant
             census.sampled, census.sampled_redundant = len(sample), int(red[sample].sum())
             census.seconds_per_sampled = (time.perf_counter() - t0) / max(1, len(sample))
         out.append(census)

@@ -22,10 +22,13 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["chebyshev_ball", "redundant_rows"]
+from nngeom.core.validation import check_value_range
+
+__all__ = ["ChebyshevBall", "chebyshev_ball", "Redundancy", "redundant_rows"]
 
 # a row of the working set is violated when its (unit-normalised) slack is below -_FEAS
 _FEAS = 1e-9
@@ -75,11 +78,11 @@ def _normalised(A: np.ndarray, b: np.ndarray, name: str) -> tuple[np.ndarray, np
     return A[keep] / norms[keep, None], b[keep] / norms[keep]
 
 
-def _check_box(lo: float, hi: float, d: int) -> None:
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"need finite lo < hi, got lo={lo}, hi={hi}")
+def _check_box(value_range: tuple[float, float], d: int) -> tuple[float, float]:
+    lo, hi = check_value_range("value_range", value_range)
     if d < 1:
         raise ValueError("the polytope needs at least one dimension")
+    return lo, hi
 
 
 class _RowGeneration:
@@ -159,30 +162,41 @@ class _RowGeneration:
         return np.asarray(self.h.getSolution().col_dual)[: self.d]
 
 
+@dataclass
+class ChebyshevBall:
+    """Result of :func:`chebyshev_ball`: the largest ball in a polytope and what finding it cost."""
+
+    centre: np.ndarray  # [d]
+    radius: float  # the smallest distance from the centre to a facet or the box
+    solves: int  # LP solves
+    rows: int  # rows in the final working set
+    newton: int  # Newton steps on the box shrinkage
+
+
 def chebyshev_ball(
     A: np.ndarray,
     b: np.ndarray,
-    lo: float,
-    hi: float,
+    value_range: tuple[float, float],
     hint: np.ndarray | None = None,
     first: int = 300,
     batch: int = 200,
     max_newton: int = 50,
-) -> tuple[np.ndarray, float, dict]:
-    """Centre and radius of the largest ball in ``{z : A z + b >= 0, lo <= z <= hi}`` (the LP of eq. 5).
+) -> ChebyshevBall:
+    """Centre and radius of the largest ball in ``{z : A z + b >= 0, lo <= z <= hi}`` (the LP of eq. 5), with
+    ``value_range = (lo, hi)``.
 
     Exact (see the module docstring for the method). ``hint`` is a point in or near the polytope (the
     input whose region it is): the first working set is the ``first`` rows nearest to it, and ``batch``
-    violated rows are added per round. Returns ``(centre, r, info)``; ``r`` is recomputed at the centre
-    as the smallest distance to a facet or the box, and ``info`` counts solves and working-set rows.
+    violated rows are added per round. The radius is recomputed at the centre as the smallest distance to
+    a facet or the box.
     Raises ``ValueError`` if the polytope misses the box.
     """
     An, bn = _normalised(A, b, "A")
     d = An.shape[1]
-    _check_box(lo, hi, d)
+    lo, hi = _check_box(value_range, d)
     half = (hi - lo) / 2
     if len(bn) == 0:
-        return np.full(d, lo + half), float(half), {"solves": 0, "rows": 0, "newton": 0}
+        return ChebyshevBall(np.full(d, lo + half), float(half), solves=0, rows=0, newton=0)
     hint = np.full(d, lo + half) if hint is None else np.asarray(hint, dtype=np.float64).ravel()
     if hint.shape != (d,):
         raise ValueError(f"parameter 'hint' must have {d} entries, got {hint.shape}")
@@ -201,7 +215,7 @@ def chebyshev_ball(
     else:
         raise RuntimeError(f"chebyshev_ball: Newton on the box shrinkage did not converge in {max_newton} steps")
     r = float(min((An @ c + bn).min(), (c - lo).min(), (hi - c).min()))
-    return c, max(r, 0.0), {"solves": lp.solves, "rows": int(lp.inset.sum()), "newton": k + 1}
+    return ChebyshevBall(c, max(r, 0.0), solves=lp.solves, rows=int(lp.inset.sum()), newton=k + 1)
 
 
 def _ray_exits(
@@ -222,21 +236,34 @@ def _ray_exits(
     return np.where(s_hit < s_box, rows[hit], -1)
 
 
+@dataclass
+class Redundancy:
+    """Result of :func:`redundant_rows`: which rows can be dropped, and how each was settled."""
+
+    redundant: np.ndarray  # [m] bool: the row is not a facet (undecided rows count as not redundant)
+    decided: np.ndarray  # [m] bool: the row's answer is known (every row unless ``rows`` limited the LPs)
+    by_box: int  # rows the box alone implies
+    by_rays: int  # rows proved facets by rays
+    facets: int  # rows known to be facets
+    lps: int  # LP solves
+    working_rows: int  # rows that entered the LP's working set
+
+
 def redundant_rows(
     A: np.ndarray,
     b: np.ndarray,
-    lo: float,
-    hi: float,
+    value_range: tuple[float, float],
     interior: np.ndarray | None = None,
     rows: np.ndarray | None = None,
     n_rays: int = 1000,
     n_starts: int = 10,
-    seed: int = 0,
+    generator: np.random.Generator | None = None,
     batch: int = 200,
     progress: bool = False,
     desc: str = "redundancy LPs",
-) -> tuple[np.ndarray, dict]:
-    """Which rows of ``{z : A z + b >= 0, lo <= z <= hi}`` can be dropped without changing the set
+) -> Redundancy:
+    """Which rows of ``{z : A z + b >= 0, lo <= z <= hi}`` (``value_range = (lo, hi)``) can be dropped without
+    changing the set
     (Zhang & Wu, Appendix C, eq. 18): every row that is not a facet.
 
     The paper tests row ``k`` with ``y = min a_k z + b_k`` over all other rows, the box, and row ``k``
@@ -257,8 +284,10 @@ def redundant_rows(
     every LP is too slow); the others are then decided only where the box or a ray settles them, and
     ``info["decided"]`` marks which rows have an answer (undecided rows are reported as not redundant).
     ``interior``: a point strictly inside (e.g. the input whose region it is); by default, or if it is
-    not strictly inside, the Chebyshev centre. Rows are scaled to unit norm, so tolerances are in
-    distance units. Returns ``(redundant [m] bool, info)``.
+    not strictly inside, the Chebyshev centre. ``generator`` draws the random rays and starting points
+    (default: a fixed ``numpy.random.default_rng(0)``); the answer does not depend on them, only how many
+    rows need an LP. Rows are scaled to unit norm, so tolerances are in distance units. Returns a
+    :class:`Redundancy`.
     """
     from tqdm.auto import tqdm
 
@@ -267,7 +296,7 @@ def redundant_rows(
     if A.ndim != 2 or b.shape != (A.shape[0],):
         raise ValueError(f"parameter 'A' must be a matrix [m, d] with offsets [m], got {A.shape} and {b.shape}")
     m, d = A.shape
-    _check_box(lo, hi, d)
+    lo, hi = _check_box(value_range, d)
     for name, v in (("n_rays", n_rays), ("n_starts", n_starts), ("batch", batch)):
         if not (isinstance(v, int) and not isinstance(v, bool) and v >= (0 if name == "n_rays" else 1)):
             raise ValueError(f"parameter '{name}' must be an integer >= {0 if name == 'n_rays' else 1}, got {v!r}")
@@ -295,12 +324,13 @@ def redundant_rows(
     if c is not None and c.shape != (d,):
         raise ValueError(f"parameter 'interior' must have {d} entries, got {c.shape}")
     if c is None or min((An[live] @ c + bn[live]).min(initial=np.inf), (c - lo).min(), (hi - c).min()) <= 1e-7:
-        c, r, _ = chebyshev_ball(An[live], bn[live], lo, hi)
+        ball = chebyshev_ball(An[live], bn[live], (lo, hi))
+        c, r = ball.centre, ball.radius
         if r <= 1e-9:
             raise ValueError("the polytope has no interior inside the box: redundancy is not defined this way")
 
     # rays from c, then from points on random chords through c
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0) if generator is None else generator
     points = [c]
     for _ in range(n_starts - 1):
         u = rng.standard_normal(d)
@@ -371,11 +401,4 @@ def redundant_rows(
             add_rows(bad[np.argsort(slack[bad], kind="stable")[:batch]])
         # a redundant row is removed before the next test (the paper's sequential removal)
         h.changeRowBounds(int(position[k]), -inf if redundant[k] else -bn[k], inf)
-    return redundant, {
-        "lps": lps,
-        "by_box": by_box,
-        "by_rays": by_rays,
-        "facets": int(facet.sum()),
-        "working_rows": int((position >= 0).sum()),
-        "decided": redundant | facet,
-    }
+    return Redundancy(redundant, redundant | facet, by_box, by_rays, int(facet.sum()), lps, int((position >= 0).sum()))
