@@ -130,3 +130,52 @@ def test_features_are_the_input_of_the_last_linear_layer():
     assert torch.all(phi >= 0) and phi.shape == (9, 4)
     with pytest.raises(ValueError, match="nn.Sequential ending in nn.Linear"):
         split_last_linear(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+
+
+def test_hull_projection_matches_cvxpy_and_certifies_every_query():
+    from nngeom.solvers.hull import hull_projection
+
+    rng = np.random.default_rng(0)
+    P = torch.tensor(rng.standard_normal((150, 4)))
+    X = torch.tensor(rng.standard_normal((15, 4)) * 2)
+    X[:3] = 0.3 * P[:3] + 0.7 * P[3:6]  # inside the hull: distance 0
+    h = hull_projection(P, X, start=5, grow=3)  # a small first working set: the rounds must grow it
+    assert h.certified.all() and h.rounds > 1 and torch.all(h.gap <= 1e-7)
+    for q in range(len(X)):
+        a = cp.Variable(len(P))
+        prob = cp.Problem(cp.Minimize(cp.sum_squares(P.numpy().T @ a - X[q].numpy())), [a >= 0, cp.sum(a) == 1])
+        prob.solve(solver=cp.CLARABEL)
+        assert float(h.distance[q]) == pytest.approx(math.sqrt(max(prob.value, 0.0)), abs=1e-6)
+        idx, w = h.support_index[q], h.support_weight[q]
+        assert abs(w.sum() - 1) < 1e-12 and np.all(w > 0) and np.all(np.diff(w) <= 0)
+        assert torch.allclose(torch.from_numpy(w) @ P[idx], h.projection[q], atol=1e-12)
+    assert torch.all(h.distance[:3] < 1e-9)
+    # Wolfe's condition, checked here independently: no point lies on the query's side of the plane
+    out = h.distance > 1e-6  # queries outside the hull (a few random ones fall inside)
+    assert 5 <= int(out.sum()) < len(X) - 3
+    diff = h.projection[out] - X[out]
+    reach = (P @ diff.T - (h.projection[out] * diff).sum(1)) / diff.norm(dim=1)
+    assert float(reach.min()) > -1e-7
+    square = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert torch.allclose(hull_projection(square, torch.tensor([[2.0, 0.5]])).projection,
+                          torch.tensor([[1.0, 0.5]], dtype=torch.float64), atol=1e-12)  # fmt: skip
+    with pytest.raises(ValueError, match="'start'"):
+        hull_projection(P, X, start=0)
+
+
+def test_two_point_projection_keeps_both_distances_exactly():
+    from nngeom.feature_space.geometry import ambiguity, two_point_projection
+
+    g = torch.Generator().manual_seed(0)
+    a, b, pts = torch.randn(64, generator=g), torch.randn(64, generator=g), torch.randn(30, 64, generator=g)
+    uv = two_point_projection(pts, a, b).double()
+    A2, B2 = torch.zeros(2, dtype=torch.float64), torch.tensor([float((b - a).norm()), 0.0], dtype=torch.float64)
+    assert torch.allclose((uv - A2).norm(dim=1), (pts - a).norm(dim=1).double(), atol=1e-5)
+    assert torch.allclose((uv - B2).norm(dim=1), (pts - b).norm(dim=1).double(), atol=1e-5)
+    assert torch.allclose(two_point_projection(torch.stack([a, b]), a, b), torch.stack([A2, B2]), atol=1e-5)
+    assert torch.all(uv[:, 1] >= 0)
+    assert torch.equal(
+        ambiguity(torch.tensor([2.0, 0.5]), torch.tensor([0.5, 2.0])), torch.tensor([1.5, -1.5]).double()
+    )
+    with pytest.raises(ValueError, match="different"):
+        two_point_projection(pts, a, a)
