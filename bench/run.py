@@ -258,14 +258,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the benchmark)")
     parser.add_argument(
         "--only",
-        choices=("regions", "kernels"),
-        help="one section: 5 (linear regions) or 6 (path kernel); written to results-<section>.json",
+        choices=("regions", "kernels", "feature-space"),
+        help="one section: 5 (linear regions), 6 (path kernel) or 7 (feature space); written to results-<section>.json",
     )
     args = parser.parse_args()
     dev = default_device()
     torch.manual_seed(0)
     if args.only:
-        rows = _regions(args.quick) if args.only == "regions" else _kernels(args.quick)
+        rows = {"regions": _regions, "kernels": _kernels, "feature-space": _feature_space}[args.only](args.quick)
         return _report(rows, dev, args.quick, f"results-{args.only}.json")
     n_points = 16 if args.quick else 64
     n_samples = 200 if args.quick else 1000
@@ -410,6 +410,7 @@ def main() -> int:
 
     rows.extend(_regions(args.quick))
     rows.extend(_kernels(args.quick))
+    rows.extend(_feature_space(args.quick))
     return _report(rows, dev, args.quick)
 
 
@@ -501,6 +502,145 @@ def _kernels(quick: bool) -> list[dict]:
             "speedup": (t_loop / entries_loop) / (t_ours / entries),
         },
     ]
+
+
+def _feature_space(quick: bool) -> list[dict]:
+    """Flip-point QPs and hull projections per second against cvxpy (Clarabel), DAQP one problem at a time
+    and scipy's nnls on the whole set, on the same problems; each comparison also checks the answers."""
+    import cvxpy as cp
+    import daqp
+    import numpy as np
+    from scipy.optimize import nnls
+
+    from nngeom.feature_space.flips import flip_points
+    from nngeom.solvers.hull import hull_projection
+
+    rng = np.random.default_rng(0)
+    n_classes, f = 10, 64
+    # a random 64 -> 10 layer and ReLU-like features (the sizes of the paper's ResNet-20 head)
+    W = torch.tensor(rng.standard_normal((n_classes, f)) * 0.3)
+    b = torch.tensor(rng.standard_normal(n_classes) * 0.1)
+    feats = torch.tensor(np.maximum(rng.standard_normal((200 if quick else 4000, f)), 0) * 2)
+    flip_points(W, b, feats[:5])  # warm-up: first calls pay for imports and kernel set-up
+    flip_points(W, b, feats[:5], method="newton")
+    t_ours = timed(lambda: flip_points(W, b, feats))
+    t_newton = timed(lambda: flip_points(W, b, feats, method="newton"))
+    fp = flip_points(W, b, feats)
+    n_qp = len(feats) * (n_classes - 1)
+    # the same problems, one at a time: the first k feature vectors, every other class
+    k = 20 if quick else 100
+    problems = []
+    for n in range(k):
+        i = int(fp.predicted[n])
+        for j in range(n_classes):
+            if j != i:
+                rows = [j] + [r for r in range(n_classes) if r not in (i, j)]
+                problems.append((n, j, (W[i] - W[rows]).numpy(), (b[i] - b[rows]).numpy()))
+
+    def daqp_one(x, A, c):
+        """One flip-point QP as a user would pose it to DAQP: bounds, the equality row, the other rows."""
+        up = np.r_[np.full(f, 1e30), -c[0], np.full(len(c) - 1, 1e30)]
+        lo = np.r_[np.zeros(f), -c]
+        sense = np.r_[np.zeros(f), 5, np.zeros(len(c) - 1)].astype(np.int32)
+        y, _, flag, _ = daqp.solve(np.eye(f), -x, A, up, lo, sense)
+        return y if flag == 1 else None
+
+    def daqp_all():
+        return [daqp_one(feats[n].numpy(), A, c) for n, _, A, c in problems]
+
+    t_daqp = timed(daqp_all)
+    worst = max(
+        abs(float(np.linalg.norm(y - feats[n].numpy())) - float(fp.distance[n, j]))
+        for (n, j, _, _), y in zip(problems, daqp_all()) if y is not None
+    )  # fmt: skip
+    m = 20 if quick else 90
+
+    def cvxpy_some():
+        out = []
+        for n, _, A, c in problems[:m]:
+            y = cp.Variable(f)
+            prob = cp.Problem(
+                cp.Minimize(cp.sum_squares(y - feats[n].numpy())),
+                [A[:1] @ y + c[:1] == 0, A[1:] @ y + c[1:] >= 0, y >= 0],
+            )
+            prob.solve(solver=cp.CLARABEL)
+            out.append(prob.value)
+        return out
+
+    t_cvx = timed(cvxpy_some)
+    per = t_ours / n_qp
+    rows = [
+        {
+            "benchmark": f"flip-point QPs (64 features, 10 classes), {n_qp:,} at once: {1 / per:,.0f} QPs/s, "
+            f"{fp.by_one_row:,} by the one-row pass (max |d - d_DAQP| {worst:.1e})",
+            "nngeom_s": per,
+            "baseline": "DAQP, one problem at a time (s per QP)",
+            "baseline_s": t_daqp / len(problems),
+            "speedup": t_daqp / len(problems) / per,
+        },
+        {
+            "benchmark": "the same flip-point QPs, method='newton' (batched dual Newton on the CPU) vs 'daqp'",
+            "nngeom_s": t_newton / n_qp,
+            "baseline": "nngeom, method='daqp' (s per QP)",
+            "baseline_s": per,
+            "speedup": per / (t_newton / n_qp),
+        },
+        {
+            "benchmark": "the same flip-point QPs (s per QP)",
+            "nngeom_s": per,
+            "baseline": "cvxpy (Clarabel), one problem at a time",
+            "baseline_s": t_cvx / m,
+            "speedup": t_cvx / m / per,
+        },
+    ]
+    n_points, n_queries = (6000, 20) if quick else (60000, 100)
+    P = torch.tensor(np.maximum(rng.standard_normal((n_points, f)), 0))
+    Xq = torch.tensor(np.maximum(rng.standard_normal((n_queries, f)), 0))
+    t_hull = timed(lambda: hull_projection(P, Xq))
+    h = hull_projection(P, Xq)
+    few = 2
+    Pn = P.numpy()
+
+    def nnls_full():
+        out = []
+        for q in range(few):
+            M = np.vstack([(Pn - Xq[q].numpy()).T, np.ones((1, n_points))])
+            e = np.zeros(f + 1)
+            e[-1] = 1.0
+            u, _ = nnls(M, e, maxiter=50 * n_points)
+            out.append(float(np.linalg.norm((u / u.sum()) @ Pn - Xq[q].numpy())))
+        return out
+
+    t_nnls = timed(nnls_full)
+    worst_nnls = max(abs(d - float(h.distance[q])) for q, d in enumerate(nnls_full()))
+
+    def cvxpy_hull():
+        for q in range(few):
+            a = cp.Variable(n_points)
+            cp.Problem(cp.Minimize(cp.sum_squares(Pn.T @ a - Xq[q].numpy())), [a >= 0, cp.sum(a) == 1]).solve(
+                solver=cp.CLARABEL
+            )
+
+    t_cvx_hull = timed(cvxpy_hull)
+    per_q = t_hull / n_queries
+    rows += [
+        {
+            "benchmark": f"hull projections in 64-d over {n_points:,} points: {1 / per_q:.0f} queries/s, "
+            f"{int(h.certified.sum())}/{n_queries} certified (max |d - d_nnls| {worst_nnls:.1e})",
+            "nngeom_s": per_q,
+            "baseline": "scipy nnls on the whole set (s per query)",
+            "baseline_s": t_nnls / few,
+            "speedup": t_nnls / few / per_q,
+        },
+        {
+            "benchmark": "the same hull projections (s per query)",
+            "nngeom_s": per_q,
+            "baseline": "cvxpy (Clarabel) on the whole set",
+            "baseline_s": t_cvx_hull / few,
+            "speedup": t_cvx_hull / few / per_q,
+        },
+    ]
+    return rows
 
 
 def _report(rows: list[dict], dev, quick: bool, name: str = "results.json") -> int:

@@ -29,15 +29,17 @@ def _cvxpy_projection(x, A, c, n_eq, nonnegative):
     return (math.sqrt(max(prob.value, 0.0)), y.value) if prob.status == "optimal" else (math.inf, None)
 
 
+@pytest.mark.parametrize("method", ["daqp", "newton"])
 @pytest.mark.parametrize("nonnegative", [True, False])
-def test_projections_match_cvxpy_and_meet_their_certificate(nonnegative):
+def test_projections_match_cvxpy_and_meet_their_certificate(nonnegative, method):
     rng = np.random.default_rng(1)
     G, m, f, N = 5, 4, 6, 120
     A = torch.tensor(rng.standard_normal((G, m, f)))
     c = torch.tensor(rng.standard_normal((G, m)))
     x = torch.tensor(rng.standard_normal((N, f)))
     group = torch.tensor(rng.integers(0, G, N))
-    p = project_onto_polyhedra(x, A, c, group, nonnegative=nonnegative)
+    p = project_onto_polyhedra(x, A, c, group, nonnegative=nonnegative, method=method)
+    assert p.by_one_row < N  # the second stage is exercised (the flip-point test checks the first)
     empty = 0
     for n in range(N):
         g = int(group[n])
@@ -60,6 +62,8 @@ def test_projections_match_cvxpy_and_meet_their_certificate(nonnegative):
         assert empty > 0  # the instance has empty polyhedra: their verdict is tested too
     with pytest.raises(ValueError, match="'group'"):
         project_onto_polyhedra(x, A, c, group + G)
+    with pytest.raises(ValueError, match="'method'"):
+        project_onto_polyhedra(x, A, c, group, method="simplex")
 
 
 def test_flip_points_hand_case_and_unreachable_boundary():
@@ -77,11 +81,13 @@ def test_flip_points_hand_case_and_unreachable_boundary():
     assert math.isfinite(float(free.distance[0, 2]))
 
 
-def test_flip_points_match_cvxpy_on_a_random_layer():
+@pytest.mark.parametrize("method", ["daqp", "newton"])
+def test_flip_points_match_cvxpy_on_a_random_layer(method):
     torch.manual_seed(0)
     layer = nn.Linear(12, 5)
     x = torch.rand(30, 12) * 2
-    fp = flip_points(layer.weight, layer.bias, x)
+    fp = flip_points(layer.weight, layer.bias, x, method=method)
+    assert 0 < fp.by_one_row < len(x) * 4  # both stages answer some of these QPs
     W, b = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
     for n in range(len(x)):
         i = int(fp.predicted[n])

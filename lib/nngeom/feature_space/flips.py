@@ -63,7 +63,7 @@ class FlipPoints:
     predicted: Tensor  # [B] the class i of each feature vector
     points: Tensor  # [B, C, f] the flip point with each class (NaN for i itself and unreachable classes)
     distance: Tensor  # [B, C] its distance (inf for i itself and for classes whose boundary is unreachable)
-    by_fallback: int  # QPs the batched method left to DAQP
+    by_one_row: int  # QPs settled by the one-row pass (no inequality active, or unreachable)
 
     @property
     def min_distance(self) -> Tensor:
@@ -76,7 +76,9 @@ class FlipPoints:
         return self.distance.argmin(1)
 
 
-def flip_points(weight: Tensor, bias: Tensor, features: Tensor, nonnegative: bool = True) -> FlipPoints:
+def flip_points(
+    weight: Tensor, bias: Tensor, features: Tensor, nonnegative: bool = True, method: str = "daqp", workers: int = 1
+) -> FlipPoints:
     """The closest flip point between each feature vector's class and every other class (eqs. 7-12).
 
     Args:
@@ -84,6 +86,8 @@ def flip_points(weight: Tensor, bias: Tensor, features: Tensor, nonnegative: boo
         bias: its bias ``[C]``.
         features: feature vectors ``[B, f]``.
         nonnegative: require ``y >= 0`` (eq. 10; the features of a ReLU or pooling layer are).
+        method, workers: how the QPs that the one-row pass leaves are solved
+            (:func:`nngeom.solvers.qp.project_onto_polyhedra`).
 
     Returns:
         :class:`FlipPoints`. A class whose boundary with ``i`` meets no admissible point (the cell of
@@ -118,12 +122,13 @@ def flip_points(weight: Tensor, bias: Tensor, features: Tensor, nonnegative: boo
     other = torch.tensor([[j for j in range(C) if j != i] for i in range(C)], dtype=torch.long)[pred].reshape(-1)
     group = torch.tensor([index[(int(i), int(j))] for i, j in zip(pred[query].tolist(), other.tolist())],
                          dtype=torch.long)  # fmt: skip
-    proj = project_onto_polyhedra(x[query], A, c, group, n_eq=1, nonnegative=nonnegative)
+    proj = project_onto_polyhedra(x[query], A, c, group, n_eq=1, nonnegative=nonnegative, method=method,
+                                  workers=workers)  # fmt: skip
     points = torch.full((B, C, f), float("nan"), dtype=torch.float64)
     distance = torch.full((B, C), float("inf"), dtype=torch.float64)
     points[query, other] = proj.points
     distance[query, other] = proj.distance
-    return FlipPoints(pred, points, distance, proj.by_fallback)
+    return FlipPoints(pred, points, distance, proj.by_one_row)
 
 
 def lipschitz_constant(weight: Tensor) -> float:
