@@ -211,6 +211,27 @@ MUTATIONS: list[Mutation] = [
         (T + "test_stats.py::test_compare_samples_hand_case",),
     ),
     Mutation(
+        "qp-one-row-inequalities-unchecked",
+        "lib/nngeom/solvers/qp.py",
+        "                ok &= r.amin(1) >= -tol * (1.0 + x[chunk].abs().amax(1))\n",
+        "                ok &= r.amin(1) >= -float('inf')\n",
+        "the one-row pass of the flip-point QPs accepts the projection onto the equality row without checking "
+        "the other classes' rows, so flip points that enter a third class's cell are reported as boundary points",
+        (
+            T + "test_feature_space.py::test_flip_points_match_cvxpy_on_a_random_layer[daqp]",
+            T + "test_feature_space.py::test_projections_match_cvxpy_and_meet_their_certificate[False-daqp]",
+        ),
+    ),
+    Mutation(
+        "hull-certificate-sign",
+        "lib/nngeom/solvers/hull.py",
+        "            reach = (P @ diff.T - (Y * diff).sum(1)[None, :]) / dist.clamp_min(1e-300)[None, :]\n",
+        "            reach = -(P @ diff.T - (Y * diff).sum(1)[None, :]) / dist.clamp_min(1e-300)[None, :]\n",
+        "Wolfe's optimality condition of the hull projection is tested with the sign flipped: the working set "
+        "grows by the wrong points and answers of a too-small working set pass as certified",
+        (T + "test_feature_space.py::test_hull_projection_matches_cvxpy_and_certifies_every_query",),
+    ),
+    Mutation(
         "transfer-failed-attacks-counted",
         "lib/nngeom/intriguing_properties/transfer.py",
         "    all_rows = {name: s.successful() for name, s in sets.items()}\n",

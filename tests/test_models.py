@@ -162,3 +162,62 @@ def test_strided_cnn_has_the_papers_hyperplane_count():
         strided_cnn(image_size=6)
     with pytest.raises(ValueError, match="'dropout'"):
         strided_cnn(dropout=1.0)
+
+
+def test_cifar_resnet20_has_he_et_al_s_shape_and_64_features():
+    net = models.build("cifar_resnet", depth=20)
+    blocks = [m for m in net if isinstance(m, models.BasicBlock)]
+    assert len(blocks) == 9
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(convs) == 19 and [c.out_channels for c in convs[1::6]] == [16, 32, 64]  # 19 convs + 1 linear = 20
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(0.27e6, rel=0.02)  # the paper's 0.27M
+    assert isinstance(net[-1], nn.Linear) and net[-1].in_features == 64 and net[-1].out_features == 10
+    x = torch.rand(2, 3, 32, 32)
+    assert net(x).shape == (2, 10)
+    features = net[:-1].eval()(x)
+    assert features.shape == (2, 64) and torch.all(features >= 0)  # ReLU, then averaging
+    grey = models.build("cifar_resnet", in_channels=1)
+    assert grey(torch.rand(2, 1, 28, 28)).shape == (2, 10)  # the Fashion-MNIST stand-in's input
+    with pytest.raises(ValueError, match="depth"):
+        models.build("cifar_resnet", depth=21)
+
+
+def test_crop_flip_shifts_and_flips_each_image_within_the_padding():
+    from nngeom.core.training import crop_flip
+
+    x = torch.arange(2 * 1 * 6 * 6, dtype=torch.float32).reshape(2, 1, 6, 6) + 1  # no zeros inside
+    out = crop_flip(x, torch.Generator().manual_seed(3), pad=2)
+    assert out.shape == x.shape
+    padded = nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        candidates = [padded[i, :, r : r + 6, c : c + 6] for r in range(5) for c in range(5)]
+        candidates += [cand.flip(-1) for cand in candidates]
+        assert any(torch.equal(out[i], cand) for cand in candidates)
+    outs = [crop_flip(x, torch.Generator().manual_seed(s), pad=2) for s in range(6)]
+    assert not all(torch.equal(outs[0], o) for o in outs[1:])  # the draws vary with the generator
+    with pytest.raises(ValueError, match="augment"):
+        from nngeom.core.training import train_classifier
+
+        train_classifier(nn.Linear(4, 2), (torch.rand(8, 4), torch.zeros(8, dtype=torch.long)),
+                         (torch.rand(4, 4), torch.zeros(4, dtype=torch.long)), epochs=1, batch_size=4, lr=0.1,
+                         augment="crop_flip", progress=False)  # fmt: skip
+
+
+def test_lr_milestones_divide_the_learning_rate():
+    from nngeom.core.training import train_classifier
+
+    def run(milestones):
+        torch.manual_seed(0)
+        net = nn.Linear(4, 2)
+        g = torch.Generator().manual_seed(1)
+        x, y = torch.randn(64, 4, generator=g), torch.randint(0, 2, (64,), generator=g)
+        train_classifier(net, (x, y), (x, y), epochs=4, batch_size=16, lr=0.5, optimizer="sgd",
+                         lr_milestones=milestones, progress=False)  # fmt: skip
+        return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+    base, decayed, late = run(()), run((0.5,)), run((0.99,))
+    assert not torch.allclose(base, decayed)
+    # a milestone at the last step changes only that step's size: closer to no decay than one at half way
+    assert (late - base).norm() < (decayed - base).norm()
+    with pytest.raises(ValueError, match="lr_milestones"):
+        run((1.5,))

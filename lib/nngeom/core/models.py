@@ -21,6 +21,8 @@ __all__ = [
     "output_width",
     "bell_cnn",
     "strided_cnn",
+    "BasicBlock",
+    "cifar_resnet",
     "build",
     "ARCHITECTURES",
     "ImageNetClassifier",
@@ -233,8 +235,63 @@ def strided_cnn(
     return model
 
 
+class BasicBlock(nn.Module):
+    """He et al.'s basic residual block: two 3x3 convolutions with batch norm, ReLU after the sum. A block
+    that halves the resolution or changes the width has a 1x1 strided convolution with batch norm on its
+    shortcut (option B of the paper)."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(channels))  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def cifar_resnet(
+    depth: int = 20, in_channels: int = 3, widths: Sequence[int] = (16, 32, 64), n_classes: int = 10
+) -> nn.Sequential:
+    """He et al.'s CIFAR ResNet (2016, section 4.2): a 3x3 convolution, three stages of ``(depth - 2) / 6``
+    basic blocks with ``widths`` channels (the second and third stage halve the resolution), global average
+    pooling and one linear layer. Depth 20 with widths 16/32/64 is the feature-space hulls paper's network:
+    its last hidden layer has 64 non-negative features (after a ReLU and averaging), read by a 64 -> 10
+    linear layer. An ``nn.Sequential`` whose last module is that layer, so
+    :func:`nngeom.feature_space.flips.split_last_linear` finds the feature map."""
+    if not (isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0):
+        raise ValueError(f"parameter 'depth' must be 6n + 2 for an integer n >= 1 (20, 32, 44, ...), got {depth!r}")
+    if len(widths) != 3 or not all(isinstance(w, int) and w >= 1 for w in widths):
+        raise ValueError(f"parameter 'widths' must be three positive integers, got {widths!r}")
+    n = (depth - 2) // 6
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+                               nn.ReLU()]  # fmt: skip
+    width = widths[0]
+    for stage, ch in enumerate(widths):
+        for b in range(n):
+            layers.append(BasicBlock(width, ch, stride=2 if stage > 0 and b == 0 else 1))
+            width = ch
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_classes)]
+    model = nn.Sequential(*layers)
+    for m in model.modules():  # He initialisation, as the paper
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
 #: The architectures :func:`build` knows, by name.
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "bell_cnn": bell_cnn, "strided_cnn": strided_cnn}
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp,
+    "bell_cnn": bell_cnn,
+    "strided_cnn": strided_cnn,
+    "cifar_resnet": cifar_resnet,
+}
 
 
 def build(arch: str, **kwargs) -> nn.Module:

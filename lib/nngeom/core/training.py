@@ -22,6 +22,7 @@ from nngeom.core.validation import (
 __all__ = [
     "TrainResult",
     "train_classifier",
+    "crop_flip",
     "pretrain_sparse_autoencoder",
     "accuracy",
     "weight_layers",
@@ -99,8 +100,15 @@ def train_classifier(
     extra_loss: Callable[[nn.Module, int], Tensor] | None = None,
     validation: int = 0,
     patience: int = 0,
+    lr_milestones: Sequence[float] = (),
+    augment: str = "none",
 ) -> TrainResult:
     """Minimise cross-entropy with mini-batches drawn by a seeded permutation each epoch.
+
+    ``lr_milestones``: fractions of the training (in steps) after which the learning rate is divided by
+    10 (He et al.'s CIFAR schedule is ``(0.5, 0.75)``). ``augment="crop_flip"`` shows each batch of images
+    ``[N, C, H, W]`` randomly shifted within a 4-pixel zero padding and flipped left-right with probability
+    1/2 (He et al.'s CIFAR augmentation), drawn from the same seeded generator as the batches.
 
     ``penalty`` (one lambda per weight layer, or one for all; empty: none) adds :func:`weight_penalty`
     of form ``penalty_form`` to the loss; ``weight_decay`` is the optimiser's own decay. ``extra_loss``
@@ -121,6 +129,12 @@ def train_classifier(
     check_choice("penalty_form", penalty_form, list(PENALTY_FORMS))
     check_nonnegative_int("validation", validation)
     check_nonnegative_int("patience", patience)
+    check_choice("augment", augment, ["none", "crop_flip"])
+    milestones = sorted(float(v) for v in lr_milestones)
+    if any(not 0 < v < 1 for v in milestones):
+        raise ValueError(f"parameter 'lr_milestones' must be fractions in (0, 1), got {list(lr_milestones)!r}")
+    if augment == "crop_flip" and train[0].ndim != 4:
+        raise ValueError(f"augment='crop_flip' needs images [N, C, H, W], got shape {tuple(train[0].shape)}")
     if validation >= len(train[1]):
         raise ValueError(
             f"parameter 'validation' must be smaller than the training set ({len(train[1])}), got {validation}"
@@ -143,6 +157,7 @@ def train_classifier(
     n = len(y_train)
     steps_per_epoch = (n + batch_size - 1) // batch_size
     history: list[dict] = []
+    decay_at = {int(round(v * epochs * steps_per_epoch)) for v in milestones}
     step = 0
     start = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False)
@@ -151,8 +166,12 @@ def train_classifier(
         order = torch.randperm(n, generator=gen).to(device)
         total = 0.0
         for idx in order.split(batch_size):
+            if step in decay_at:
+                for group in opt.param_groups:
+                    group["lr"] /= 10
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x_train[idx]), y_train[idx])
+            xb = x_train[idx] if augment == "none" else crop_flip(x_train[idx], gen)
+            loss = loss_fn(model(xb), y_train[idx])
             if penalty:
                 loss = loss + weight_penalty(model, penalty, penalty_form)
             if extra_loss is not None:
@@ -184,6 +203,20 @@ def train_classifier(
         seconds=seconds,
         history=history,
     )
+
+
+def crop_flip(x: Tensor, generator: torch.Generator, pad: int = 4) -> Tensor:
+    """Each image of ``x [N, C, H, W]`` shifted by up to ``pad`` pixels in each direction (zeros come in)
+    and flipped left-right with probability 1/2; the draws come from ``generator`` (CPU)."""
+    n, _, h, w = x.shape
+    shift = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).to(x.device)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    rows = (shift[:, 0, None] + torch.arange(h, device=x.device))[:, :, None]  # [N, H, 1]
+    cols = shift[:, 1, None] + torch.arange(w, device=x.device)  # [N, W]
+    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]  # [N, 1, W]
+    out = padded[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]  # [N, H, W, C]
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def pretrain_sparse_autoencoder(
