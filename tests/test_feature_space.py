@@ -185,3 +185,40 @@ def test_two_point_projection_keeps_both_distances_exactly():
     )
     with pytest.raises(ValueError, match="different"):
         two_point_projection(pts, a, a)
+
+
+def test_images_for_features_reach_the_target_and_stay_near_the_reference():
+    from nngeom.feature_space.inverse import images_for_features
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 6), nn.ReLU(), nn.Linear(6, 3)).eval()
+    g = torch.Generator().manual_seed(0)
+    refs, others = torch.rand(5, 1, 4, 4, generator=g), torch.rand(5, 1, 4, 4, generator=g)
+    with torch.no_grad():
+        targets = net[:-1](others)
+    out = images_for_features(net, targets, refs, steps=300, lr=0.02)
+    scale = targets.norm(dim=1)
+    assert torch.all(out.residual <= 1e-2 * scale)  # N_phi(x) = t, to 1 % of |t|
+    assert torch.all(out.images >= 0) and torch.all(out.images <= 1)
+    # `others` themselves satisfy the constraint: the solution is no farther from the reference
+    assert torch.all(out.distance <= (others - refs).flatten(1).norm(dim=1) + 1e-2)
+    # the ball's perimeter and its inside, around each reference's own features
+    with torch.no_grad():
+        own = net[:-1](refs)
+    far = images_for_features(net, own, others, mode="perimeter", radius=0.5, steps=300, lr=0.02)
+    assert torch.all((far.feature_distance - 0.5).abs() <= 1e-2)
+    inside = images_for_features(net, own, refs, mode="inside", radius=0.5, steps=50)
+    # x_r is already inside: the answer is x_r itself, up to the last stage's Adam step (lr / 10 = 1e-3)
+    assert torch.all(inside.distance < 1e-3) and torch.all(inside.residual == 0)
+    assert inside.kept_class.all()
+    with pytest.raises(ValueError, match="'radius'"):
+        images_for_features(net, own, refs, mode="perimeter")
+    with pytest.raises(ValueError, match="'penalties'"):
+        images_for_features(net, own, refs, penalties=(10.0, 1.0), smoothing=(1.0, None))
+    with pytest.raises(ValueError, match="'smoothing'"):
+        images_for_features(net, own, refs, penalties=(1.0, 10.0), smoothing=(1.0, 2.0))
+    # without the smoothed stages some targets stay out of reach: a unit off at the reference passes no
+    # gradient (the reason the stages exist)
+    exact = images_for_features(net, targets, refs, penalties=(1.0, 100.0, 1e4), smoothing=(None, None, None),
+                                steps=300, lr=0.02)  # fmt: skip
+    assert bool((exact.residual > 1e-2 * scale).any())
