@@ -202,3 +202,34 @@ def test_paired_transfer_pairs_every_source_with_every_other_model():
     empty = AdversarialSet("c", torch.arange(4), x, y, y, x, torch.zeros(4, dtype=torch.bool), 0.0)
     pairs = paired_transfer({"a": made["a"], "c": empty}, {"a": eye, "c": eye}).pairs
     assert pairs[1].n == 0 and pairs[1].above_clean().holds is None
+
+
+def test_batched_deepfool_matches_torchattacks(mlp_model, mnist_small):
+    import torchattacks
+
+    from nngeom.core.attacks import DeepFool
+
+    x, y = _batch(mnist_small, 12)
+    ours = DeepFool(mlp_model, steps=30, overshoot=0.02, batch_size=5)
+    x_ours = ours(x, y)
+    mlp_model.eval()
+    x_theirs = torchattacks.DeepFool(mlp_model, steps=30, overshoot=0.02)(x, y)
+    assert torch.allclose(x_ours, x_theirs, atol=1e-4), float((x_ours - x_theirs).abs().max())
+    fooled = succeeded(mlp_model, x_ours, y, targeted=False)
+    right = succeeded(mlp_model, x, y, targeted=True)
+    assert fooled[right].any()
+
+    def margin(images):  # the label's logit minus the best other one
+        with torch.no_grad():
+            z = mlp_model(images)
+        other = z.clone()
+        other[torch.arange(len(y)), y] = -float("inf")
+        return z[torch.arange(len(y)), y] - other.max(1).values
+
+    # every correctly classified image moved to (or past) the boundary; with overshoot 0.02 some stop on it
+    assert torch.all(margin(x_ours)[right] < 0.05 * margin(x)[right])
+    assert torch.all(ours.last_steps[~right] == 0) and torch.all(ours.last_steps[fooled & right] >= 1)
+    with pytest.raises(ValueError, match="targeted"):
+        DeepFool(mlp_model, targeted=True)
+    with pytest.raises(ValueError, match="overshoot"):
+        DeepFool(mlp_model, overshoot=-1)

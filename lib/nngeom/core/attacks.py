@@ -38,6 +38,7 @@ __all__ = [
     "MIFGSM",
     "RFGSM",
     "CW",
+    "DeepFool",
     "LBFGS",
     "ATTACKS",
     "make",
@@ -348,6 +349,72 @@ class CW(_TorchAttack):
         super().__init__(model, c=c, kappa=kappa, steps=steps, lr=lr, **kw)
 
 
+class DeepFool(Attack):
+    """DeepFool (Moosavi-Dezfooli et al., 2016), batched. Distance: L2. Untargeted only.
+
+    Each step linearises the logits at the current image, moves it onto the nearest linearised boundary
+    with another class, ``(1 + overshoot)`` times that step, and clips to the box; an image stops as soon
+    as it is no longer classified as its label, or after ``steps`` steps. These are torchattacks'
+    semantics (its ``DeepFool`` applies the overshoot to each step and loops over images one at a time,
+    with one backward pass per class and image); here the whole batch moves together and the Jacobian of
+    all images takes one backward pass per class, which gives the same images up to rounding
+    (``tests/test_attacks.py`` compares the two).
+
+    Args: ``model``, ``steps``, ``overshoot``, ``batch_size``. ``last_steps`` after a call: the steps each
+    image took (``steps`` if it never left its class).
+    Example: ``DeepFool(model, steps=50)(images, labels)``.
+    """
+
+    name = "DeepFool"
+    supports_targeted = False
+
+    def __init__(self, model: nn.Module, steps: int = 50, overshoot: float = 0.02, **kw: Any) -> None:
+        check_positive_int("steps", steps)
+        if not (isinstance(overshoot, (int, float)) and not isinstance(overshoot, bool) and overshoot >= 0):
+            raise ValueError(f"parameter 'overshoot' must be a number >= 0, got {overshoot!r}")
+        super().__init__(model, **kw)
+        self.steps, self.overshoot = steps, float(overshoot)
+        self.last_steps = torch.zeros(0, dtype=torch.long)
+
+    def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
+        self._taken: list[Tensor] = []
+        out = super().__call__(images, labels)
+        self.last_steps = torch.cat(self._taken)
+        return out
+
+    def _attack(self, images: Tensor, labels: Tensor) -> Tensor:
+        x = images.clone()
+        active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        taken = torch.full((len(x),), self.steps, dtype=torch.long)
+        for step in range(self.steps):
+            idx = torch.nonzero(active).squeeze(1)
+            if len(idx) == 0:
+                break
+            xa = x[idx].detach().requires_grad_(True)
+            logits = self.model(xa)
+            lab = labels[idx]
+            still = logits.argmax(1) == lab
+            # one backward pass per class gives every image's gradient (the images do not interact in eval mode)
+            grads = torch.stack(
+                [torch.autograd.grad(logits[:, c].sum(), xa, retain_graph=c + 1 < logits.shape[1])[0]
+                 for c in range(logits.shape[1])], 1
+            )  # fmt: skip
+            rows = torch.arange(len(idx), device=x.device)
+            f_prime = (logits - logits[rows, lab][:, None]).detach()
+            w_prime = (grads - grads[rows, lab][:, None]).flatten(2)
+            value = f_prime.abs() / w_prime.norm(dim=2)
+            value[rows, lab] = float("inf")
+            hat = value.argmin(1)
+            w_hat = w_prime[rows, hat]
+            delta = (f_prime[rows, hat].abs() / w_hat.norm(dim=1) ** 2)[:, None] * w_hat
+            moved = (xa.detach() + (1 + self.overshoot) * delta.view_as(xa)).clamp(0.0, 1.0)
+            x[idx[still]] = moved[still]
+            taken[idx[~still].cpu()] = step
+            active[idx[~still]] = False
+        self._taken.append(taken)
+        return x
+
+
 class LBFGS(Attack):
     """Box-constrained L-BFGS (Szegedy et al., 2014), targeted. Distance: L2.
 
@@ -491,6 +558,7 @@ ATTACKS: dict[str, type[Attack]] = {
     "mifgsm": MIFGSM,
     "rfgsm": RFGSM,
     "cw": CW,
+    "deepfool": DeepFool,
     "lbfgs": LBFGS,
 }
 
