@@ -178,7 +178,7 @@ def _regions(quick: bool) -> list[dict]:
         cp.Maximize(u[target] - cp.log_sum_exp(cp.hstack([u[j] for j in others]))), [W @ xv + b >= 0, xv >= -1, xv <= 1]
     )
     t_xt_cvx = timed(lambda: p_xt.solve(solver=cp.CLARABEL))
-    gap = abs(most_likely_point(prog, target)[1]["psi"] - p_xt.value)
+    gap = abs(most_likely_point(prog, target).psi - p_xt.value)
     rows.append(
         {
             "benchmark": f"x^t of one region and class (exponential cone; optima differ by {gap:.1e})",

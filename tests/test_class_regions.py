@@ -50,10 +50,11 @@ def test_x_t_matches_cvxpy_exponential_cone(seed):
     A, b, L, l, x0 = _region(seed)
     prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0)
     for t in range(len(l)):
-        x, info = most_likely_point(prog, t)
+        info = most_likely_point(prog, t)
+        x = info.x
         ref_x, ref_val = _cvxpy_x_t(A, b, L, l, t)
-        assert info["converged"]
-        assert info["psi"] == pytest.approx(ref_val, abs=1e-6)
+        assert info.converged
+        assert info.psi == pytest.approx(ref_val, abs=1e-6)
         assert np.abs(x - ref_x).max() < 1e-4
         # the maximiser of psi_t also maximises the softmax probability of t (the paper's eq. 6 objective)
         xv = cp.Variable(A.shape[1])
@@ -63,7 +64,7 @@ def test_x_t_matches_cvxpy_exponential_cone(seed):
         assert np.abs(x - xv.value).max() < 1e-4
         # Proposition 1: on the boundary, although the gradient is far from 0
         dist, _, _ = prog.face_distance(x)
-        assert dist < 1e-6 and info["gradient_norm"] > 1e-3
+        assert dist < 1e-6 and info.gradient_norm > 1e-3
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -72,7 +73,8 @@ def test_class_margin_equals_highs(seed):
     prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0)
     signs = set()
     for t in range(len(l)):
-        s, x, info = class_margin(prog, t)
+        info = class_margin(prog, t)
+        s, x = info.margin, info.x
         others = [j for j in range(len(l)) if j != t]
         G, g = L[t] - L[others], l[t] - l[others]
         d = A.shape[1]
@@ -83,7 +85,7 @@ def test_class_margin_equals_highs(seed):
             bounds=[(-1, 1)] * d + [(None, None)],
             method="highs",
         )
-        assert info["converged"]
+        assert info.converged
         assert s == pytest.approx(res.x[-1], abs=1e-7)
         assert np.all(A @ x + b >= -1e-6) and np.abs(x).max() <= 1 + 1e-9
         signs.add(s > 0)
@@ -172,22 +174,24 @@ def test_x_t_on_a_784_dimensional_region_matches_cvxpy():
     A, b, L, l = reg.W[0].numpy(), reg.b[0].numpy(), reg.logit_W[0].numpy(), reg.logit_b[0].numpy()
     prog = RegionProgram(A, b, L, l, (-1.0, 1.0), x0[0].numpy())
     for t in (0, 7):
-        x, info = most_likely_point(prog, t)
+        info = most_likely_point(prog, t)
+        x = info.x
         ref_x, ref_val = _cvxpy_x_t(A, b, L, l, t)
-        assert info["psi"] == pytest.approx(ref_val, abs=1e-5)
+        assert info.psi == pytest.approx(ref_val, abs=1e-5)
         others = [j for j in range(10) if j != t]
         D, g = L[t] - L[others], l[t] - l[others]
         assert np.abs((D @ x + g) - (D @ ref_x + g)).max() < 1e-4  # the same logit differences
-        near, n_info = nearest_most_likely_point(prog, t, x, prog.x0)
+        n_info = nearest_most_likely_point(prog, t, x, prog.x0)
+        near = n_info.x
         v = cp.Variable(784)
         cp.Problem(
             cp.Minimize(cp.sum_squares(v - prog.x0)), [A @ v + b >= 0, v >= -1, v <= 1, D @ v + g >= D @ x + g - 1e-6]
         ).solve(solver=cp.CLARABEL)
-        assert n_info["converged"]
+        assert n_info.converged
         # the QP is degenerate (a thin slab on a face), so both solvers agree to about 1e-4, not 1e-8
         assert np.abs(near - v.value).max() < 1e-3
-        assert n_info["distance"] == pytest.approx(np.linalg.norm(v.value - prog.x0), rel=1e-6)
-        assert n_info["distance"] <= np.linalg.norm(ref_x - prog.x0) + 1e-6
+        assert n_info.distance == pytest.approx(np.linalg.norm(v.value - prog.x0), rel=1e-6)
+        assert n_info.distance <= np.linalg.norm(ref_x - prog.x0) + 1e-6
         assert np.linalg.norm(x - ref_x) > 0.1  # the face is large: the two solvers' points differ
 
 
@@ -212,12 +216,13 @@ def test_interior_point_solves_a_qp_like_scipy():
         r = x - target
         return float(r @ r), 2 * r, 2 * np.eye(6)
 
-    x, info = minimize_convex(
+    info = minimize_convex(
         F, A / np.linalg.norm(A, axis=1, keepdims=True), b / np.linalg.norm(A, axis=1), -1.0, 1.0, x0
     )
+    x = info.x
     v = cp.Variable(6)
     cp.Problem(cp.Minimize(cp.sum_squares(v - target)), [A @ v + b >= 0, v >= -1, v <= 1]).solve(solver=cp.CLARABEL)
-    assert info["converged"]
+    assert info.converged
     assert np.abs(x - v.value).max() < 1e-6
 
 
@@ -243,7 +248,8 @@ def test_class_margin_agrees_with_brute_force_sampling():
                 (-1.0, 1.0),
                 starts[i].numpy(),
             )
-            s, z, _ = class_margin(prog, t)
+            lp = class_margin(prog, t)
+            s, z = lp.margin, lp.x
             seen = bool((cls[inside] == t).any())
             if abs(s) > 1e-3:  # a margin this clear cannot hide from 400,000 samples in 2-D
                 assert (s > 0) == seen, (i, t, s, seen)
@@ -266,13 +272,15 @@ def test_interior_point_with_binding_upper_bounds_matches_cvxpy_and_highs():
         r = x - target
         return float(r @ r), 2 * r, 2 * np.eye(6)
 
-    x, info = minimize_convex(F, A / n[:, None], b / n, lo, hi, x0)
+    info = minimize_convex(F, A / n[:, None], b / n, lo, hi, x0)
+    x = info.x
     v = cp.Variable(6)
     cp.Problem(cp.Minimize(cp.sum_squares(v - target)), [A @ v + b >= 0, v >= lo, v <= hi]).solve(solver=cp.CLARABEL)
-    assert info["converged"] and np.abs(x - v.value).max() < 1e-6
+    assert info.converged and np.abs(x - v.value).max() < 1e-6
     assert (np.abs(v.value - hi) < 1e-7).any()  # an upper bound binds
     cost = np.array([-1.0, -2.0, 0.5, -0.3, -1.0, 0.2])
-    x, info = minimize_convex(lambda x: (float(cost @ x), cost, None), A / n[:, None], b / n, lo, hi, x0)
+    info = minimize_convex(lambda x: (float(cost @ x), cost, None), A / n[:, None], b / n, lo, hi, x0)
+    x = info.x
     res = linprog(cost, A_ub=-A, b_ub=b, bounds=list(zip(lo, hi)), method="highs")
     assert res.status == 0 and (np.abs(res.x - hi) < 1e-9).any()
-    assert info["converged"] and abs(float(cost @ x) - res.fun) < 1e-7 and np.abs(x - res.x).max() < 1e-6
+    assert info.converged and abs(float(cost @ x) - res.fun) < 1e-7 and np.abs(x - res.x).max() < 1e-6

@@ -34,8 +34,11 @@ from nngeom.solvers.interior_point import minimize_convex
 
 __all__ = [
     "RegionProgram",
+    "MostLikelyPoint",
     "most_likely_point",
+    "NearestMaximiser",
     "nearest_most_likely_point",
+    "ClassMargin",
     "class_margin",
     "ClassRegions",
     "class_regions",
@@ -110,13 +113,43 @@ def _psi(u: np.ndarray, t: int) -> tuple[float, np.ndarray, np.ndarray]:
     return float(u[t] - others.max() - np.log(e.sum())), grad, -(np.diag(q) - np.outer(q, q))
 
 
-def most_likely_point(prog: RegionProgram, t: int, tol: float = 1e-9) -> tuple[np.ndarray, dict]:
+@dataclass
+class MostLikelyPoint:
+    """Result of :func:`most_likely_point`."""
+
+    x: np.ndarray  # x^t
+    psi: float  # psi_t at x
+    gap: float  # a bound on max psi_t - psi_t(x)
+    iterations: int
+    converged: bool
+    gradient_norm: float  # |grad_x psi_t| at x: 0 would be needed for an optimum strictly inside (Proposition 1)
+
+
+@dataclass
+class NearestMaximiser:
+    """Result of :func:`nearest_most_likely_point`."""
+
+    x: np.ndarray
+    distance: float  # to the target
+    iterations: int
+    converged: bool
+
+
+@dataclass
+class ClassMargin:
+    """Result of :func:`class_margin`."""
+
+    margin: float  # max over the region of min_j z_t - z_j: positive iff class t owns an open part of it
+    x: np.ndarray  # where it is attained
+    gap: float
+    iterations: int
+    converged: bool
+
+
+def most_likely_point(prog: RegionProgram, t: int, tol: float = 1e-9) -> MostLikelyPoint:
     """``x^t``: the point of the region where class ``t`` is most probable (eq. 6).
 
-    Maximises the concave ``psi_t(L x + l)`` with :func:`nngeom.solvers.interior_point.minimize_convex`. Returns
-    ``(x, info)``; ``info`` has ``psi`` (at ``x``), ``gap`` (a bound on ``max psi_t - psi_t(x)``),
-    ``iterations``, ``converged`` and ``gradient_norm``, the length of ``grad_x psi_t`` at ``x`` (an
-    optimum strictly inside the region would need it to be 0: Proposition 1).
+    Maximises the concave ``psi_t(L x + l)`` with :func:`nngeom.solvers.interior_point.minimize_convex`.
     """
     t = _check_class(prog, t)
     L, l = prog.L, prog.l
@@ -125,20 +158,14 @@ def most_likely_point(prog: RegionProgram, t: int, tol: float = 1e-9) -> tuple[n
         val, g, H = _psi(L @ x + l, t)
         return -val, -(L.T @ g), -(L.T @ H @ L)
 
-    x, info = minimize_convex(F, prog.A, prog.b, prog.lo, prog.hi, prog.x0, tol=tol)
-    val, g, _ = _psi(prog.logits(x), t)
-    return x, {
-        "psi": val,
-        "gap": info["gap"],
-        "iterations": info["iterations"],
-        "converged": info["converged"],
-        "gradient_norm": float(np.linalg.norm(L.T @ g)),
-    }
+    sol = minimize_convex(F, prog.A, prog.b, prog.lo, prog.hi, prog.x0, tol=tol)
+    val, g, _ = _psi(prog.logits(sol.x), t)
+    return MostLikelyPoint(sol.x, val, sol.gap, sol.iterations, sol.converged, float(np.linalg.norm(L.T @ g)))
 
 
 def nearest_most_likely_point(
     prog: RegionProgram, t: int, x_t: np.ndarray, target: np.ndarray, slack: float = 1e-6, tol: float = 1e-7
-) -> tuple[np.ndarray, dict]:
+) -> NearestMaximiser:
     """The maximiser of eq. (6) nearest to ``target`` (e.g. the test point).
 
     Eq. (6) fixes the logit differences ``y = z_t - z_j`` at its optimum ``y*`` (``psi_t`` is strictly
@@ -170,20 +197,15 @@ def nearest_most_likely_point(
 
     # the thin slab makes the last Newton systems ill-conditioned: the residuals stall near 1e-6, where
     # the distance is settled (two starts agree to 1e-8)
-    x, info = minimize_convex(F, C, c, prog.lo, prog.hi, np.asarray(x_t, dtype=np.float64), tol=tol, residual_tol=1e-5)
-    return x, {
-        "distance": float(np.sqrt(max(info["value"], 0.0) / scale)),
-        "iterations": info["iterations"],
-        "converged": info["converged"],
-    }
+    sol = minimize_convex(F, C, c, prog.lo, prog.hi, np.asarray(x_t, dtype=np.float64), tol=tol, residual_tol=1e-5)
+    return NearestMaximiser(sol.x, float(np.sqrt(max(sol.value, 0.0) / scale)), sol.iterations, sol.converged)
 
 
-def class_margin(prog: RegionProgram, t: int, tol: float = 1e-9) -> tuple[float, np.ndarray, dict]:
+def class_margin(prog: RegionProgram, t: int, tol: float = 1e-9) -> ClassMargin:
     """``max_{x in P} min_{j != t} z_t(x) - z_j(x)``: class ``t`` owns an open part of the region iff this
     LP's optimum is positive (section 3.4, decided exactly rather than through ``x^t``).
 
-    Solved over ``(x, s)`` with rows ``z_t - z_j - s >= 0`` added to the region's. Returns
-    ``(margin, x, info)``.
+    Solved over ``(x, s)`` with rows ``z_t - z_j - s >= 0`` added to the region's.
     """
     t = _check_class(prog, t)
     others = [j for j in range(prog.n_classes) if j != t]
@@ -196,8 +218,8 @@ def class_margin(prog: RegionProgram, t: int, tol: float = 1e-9) -> tuple[float,
     y0 = np.r_[prog.x0, float((G @ prog.x0 + g).min()) - 1.0]
     cost = np.zeros(d + 1)
     cost[-1] = -1.0
-    y, info = minimize_convex(lambda y: (float(cost @ y), cost, None), C, c, lo, hi, y0, tol=tol)
-    return float(y[-1]), y[:d], {"gap": info["gap"], "iterations": info["iterations"], "converged": info["converged"]}
+    sol = minimize_convex(lambda y: (float(cost @ y), cost, None), C, c, lo, hi, y0, tol=tol)
+    return ClassMargin(float(sol.x[-1]), sol.x[:d], sol.gap, sol.iterations, sol.converged)
 
 
 @dataclass
@@ -264,28 +286,32 @@ def class_regions(
     iters, margin_lps, converged = 0, 0, True
     middle = np.full(d, (prog.lo + prog.hi) / 2)
     for t in range(M):
-        x_any, info = most_likely_point(prog, t, tol=tol)
-        psi[t], grad_norm[t] = info["psi"], info["gradient_norm"]
-        x_t[t], n_info = nearest_most_likely_point(prog, t, x_any, prog.x0)
-        iters += info["iterations"] + n_info["iterations"]
-        converged &= info["converged"] and n_info["converged"]
+        best = most_likely_point(prog, t, tol=tol)
+        x_any = best.x
+        psi[t], grad_norm[t] = best.psi, best.gradient_norm
+        near = nearest_most_likely_point(prog, t, x_any, prog.x0)
+        x_t[t] = near.x
+        iters += best.iterations + near.iterations
+        converged &= best.converged and near.converged
         if central:
-            x_central[t], c_info = nearest_most_likely_point(prog, t, x_any, middle)
-            iters += c_info["iterations"]
-            converged &= c_info["converged"]
+            mid = nearest_most_likely_point(prog, t, x_any, middle)
+            x_central[t] = mid.x
+            iters += mid.iterations
+            converged &= mid.converged
         u = prog.logits(x_any)
         predicted[t] = int(u.argmax())
         wins = float(u[t] - np.delete(u, t).max())
-        bound = info["psi"] + info["gap"] + np.log(M - 1)
+        bound = best.psi + best.gap + np.log(M - 1)
         if wins > 0:
             margin[t] = wins  # a lower bound: class t wins at x^t
         elif bound < 0:
             margin[t] = bound  # an upper bound below 0
         else:
-            margin[t], _, m_info = class_margin(prog, t, tol=tol)
+            lp = class_margin(prog, t, tol=tol)
+            margin[t] = lp.margin
             margin_lps += 1
-            iters += m_info["iterations"]
-            converged &= m_info["converged"]
+            iters += lp.iterations
+            converged &= lp.converged
         face[t] = prog.face_distance(x_t[t])
     return ClassRegions(
         x_t=x_t,

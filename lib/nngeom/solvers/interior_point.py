@@ -16,14 +16,27 @@ together. For convex ``F`` and vanishing residuals, ``F(x) - F* <= gap``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
-__all__ = ["minimize_convex"]
+__all__ = ["ConvexSolution", "minimize_convex"]
 
 # F(x) -> (value, gradient [n], Hessian [n, n] or None for a linear F)
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray | None]]
+
+
+@dataclass
+class ConvexSolution:
+    """Result of :func:`minimize_convex`."""
+
+    x: np.ndarray  # the best iterate found
+    value: float  # F(x)
+    gap: float  # the duality gap there (a bound on F(x) - min F)
+    residual: float  # the largest primal or dual residual there
+    iterations: int
+    converged: bool  # gap and residuals within their tolerances
 
 
 def minimize_convex(
@@ -37,7 +50,7 @@ def minimize_convex(
     residual_tol: float = 1e-6,
     max_iter: int = 100,
     patience: int = 5,
-) -> tuple[np.ndarray, dict]:
+) -> ConvexSolution:
     """``argmin F(x)`` s.t. ``C x + c >= 0``, ``lo <= x <= hi`` (``lo``/``hi`` per coordinate, ``+-inf``
     allowed), starting from ``x0`` (any point; one near the answer helps).
 
@@ -48,8 +61,7 @@ def minimize_convex(
     primal and dual residuals below ``residual_tol`` (relative to ``1 + ||grad F||``). Near a degenerate
     optimum rounding can make the residuals grow again once the gap is tiny, so the best iterate (by the
     larger of the relative gap and residual) is kept and the loop also ends after ``patience``
-    iterations without improving it. Returns ``(x, info)`` with ``info`` of the best iterate: ``value``,
-    ``gap``, ``residual`` (the larger of the primal and dual ones), ``iterations``, ``converged``.
+    iterations without improving it. Returns the best iterate as a :class:`ConvexSolution`.
     """
     C = np.asarray(C, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
@@ -134,4 +146,4 @@ def minimize_convex(
         s, sl, su = s + a_p * ds, sl + a_p * dsl, su + a_p * dsu
         z, zl, zu = z + a_d * dz, zl + a_d * dzl, zu + a_d * dzu
     merit, x, value, gap, res, at = best
-    return x, {"value": value, "gap": gap, "residual": res, "iterations": it, "converged": bool(merit <= 1)}
+    return ConvexSolution(x, value, gap, res, it, bool(merit <= 1))
