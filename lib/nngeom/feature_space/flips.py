@@ -2,7 +2,7 @@
 
 A classifier ``z = W x_phi + b`` on features ``x_phi = N_phi(x) >= 0`` (the last hidden layer, eq. 3)
 splits the feature space into convex cells, one per class. For a feature vector classified as ``i`` the
-closest point on the boundary with class ``j`` (its *flip point*, eqs. 7-10) solves
+closest point on the boundary with class ``j`` (its *flip point*, eqs. 7-10) solves::
 
     min ||y - x_phi||^2   s.t.  (w_i - w_j) y + b_i - b_j = 0,
                                 (w_i - w_k) y + b_i - b_k >= 0  for k not in {i, j},   y >= 0,

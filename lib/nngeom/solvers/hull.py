@@ -5,7 +5,7 @@ Each query is solved on a working set of the points, by non-negative least squar
 ``p_i - x`` stacked over a row of ones, ``min_{u >= 0} ||[P_S - x; 1^T] u - e_last||`` has its solution at
 ``u = t * alpha`` for the convex weights ``alpha`` of the nearest point of the hull of ``P_S`` (Lawson and
 Hanson's reduction), so ``alpha = u / sum(u)``. The working set starts with the query's nearest points
-and grows by the points that violate Wolfe's optimality condition for the whole set,
+and grows by the points that violate Wolfe's optimality condition for the whole set::
 
     min_i <p_i - y, y - x> >= 0   (y the current projection),
 
