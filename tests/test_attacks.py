@@ -155,7 +155,7 @@ def test_bad_arguments_are_named(mlp_model, mnist_small):
     with pytest.raises(ValueError, match="labels"):
         FGSM(mlp_model)(x, y[:1])
     with pytest.raises(ValueError, match="name"):
-        make("deepfool", mlp_model)
+        make("onepixel", mlp_model)
     assert isinstance(make("R+FGSM", mlp_model), RFGSM) and isinstance(make("igsm", mlp_model), BIM)
 
 
