@@ -222,3 +222,27 @@ def test_images_for_features_reach_the_target_and_stay_near_the_reference():
     exact = images_for_features(net, targets, refs, penalties=(1.0, 100.0, 1e4), smoothing=(None, None, None),
                                 steps=300, lr=0.02)  # fmt: skip
     assert bool((exact.residual > 1e-2 * scale).any())
+
+
+def test_boundary_and_hull_and_support_labels_on_a_hand_case():
+    from nngeom.feature_space.studies import boundary_and_hull, support_label_agreement
+
+    # two classes split by y_0 = y_1; the training set is the unit square's corners
+    W = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    b = torch.zeros(2)
+    train = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    labels = torch.tensor([0, 0, 1, 1])  # corner (0,0) sits on the boundary; its label is a choice
+    queries = torch.tensor([[2.0, 0.0], [0.5, 0.5 - 1e-3]], dtype=torch.float64)
+    s = boundary_and_hull(W, b, train, queries)
+    # (2, 0): boundary at distance sqrt(2), hull at distance 1 (its nearest point is (1, 0))
+    assert float(s.boundary_distance[0]) == pytest.approx(math.sqrt(2)) and float(s.hull_distance[0]) == pytest.approx(
+        1.0
+    )
+    # a query inside the hull, next to the boundary: hull distance 0, the boundary 1e-3 / sqrt(2) away
+    assert float(s.hull_distance[1]) < 1e-9 and float(s.boundary_distance[1]) == pytest.approx(1e-3 / math.sqrt(2))
+    assert s.hull_closer().tolist() == [True, True]
+    assert torch.allclose(s.ambiguity, s.boundary_distance - s.hull_distance)
+    by_count, by_weight = support_label_agreement(s.hull, labels, torch.tensor([0, 0]))
+    assert s.hull.support_index[0].tolist() == [1] and 0 < by_count <= 1 and 0 < by_weight <= 1
+    with pytest.raises(ValueError, match="query_labels"):
+        support_label_agreement(s.hull, labels, torch.tensor([0]))
