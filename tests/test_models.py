@@ -176,6 +176,7 @@ def test_cifar_resnet20_has_he_et_al_s_shape_and_64_features():
     assert net(x).shape == (2, 10)
     features = net[:-1].eval()(x)
     assert features.shape == (2, 64) and torch.all(features >= 0)  # ReLU, then averaging
+    assert sum(isinstance(m, nn.ReLU) for m in net.modules()) == 1 + 2 * 9  # every ReLU is a module
     grey = models.build("cifar_resnet", in_channels=1)
     assert grey(torch.rand(2, 1, 28, 28)).shape == (2, 10)  # the Fashion-MNIST stand-in's input
     with pytest.raises(ValueError, match="depth"):

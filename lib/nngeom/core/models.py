@@ -251,10 +251,13 @@ class BasicBlock(nn.Module):
         if stride != 1 or in_channels != channels:
             self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
                                           nn.BatchNorm2d(channels))  # fmt: skip
+        # ReLU modules, not torch.relu: code that finds a network's ReLUs by module (the smoothed stages of
+        # nngeom.feature_space.inverse) must see these too
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        out = self.relu1(self.bn1(self.conv1(x)))
+        return self.relu2(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 def cifar_resnet(
