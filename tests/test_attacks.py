@@ -233,3 +233,15 @@ def test_batched_deepfool_matches_torchattacks(mlp_model, mnist_small):
         DeepFool(mlp_model, targeted=True)
     with pytest.raises(ValueError, match="overshoot"):
         DeepFool(mlp_model, overshoot=-1)
+
+
+def test_deepfool_never_returns_nan_where_gradients_vanish():
+    # every ReLU off on the box: all logits have the same (zero) gradient, so no linear step exists (0/0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3)).eval()
+    with torch.no_grad():
+        net[1].weight.zero_()
+        net[1].bias.fill_(-1.0)
+    x = torch.rand(5, 1, 2, 2)
+    df = make("deepfool", net, steps=10)
+    out = df(x, net(x).argmax(1))
+    assert not out.isnan().any() and torch.equal(out, x)  # stuck images stay where they are

@@ -246,3 +246,68 @@ def test_boundary_and_hull_and_support_labels_on_a_hand_case():
     assert s.hull.support_index[0].tolist() == [1] and 0 < by_count <= 1 and 0 < by_weight <= 1
     with pytest.raises(ValueError, match="query_labels"):
         support_label_agreement(s.hull, labels, torch.tensor([0]))
+
+
+def test_path_bend_own_label_share_and_the_morph_end():
+    from nngeom.feature_space.geometry import path_bend
+    from nngeom.feature_space.studies import end_image_in_ball, own_label_share
+    from nngeom.solvers.hull import hull_projection
+
+    # a straight path bends 1; out along one side of a right angle and back along the other: sqrt(2)
+    assert path_bend(torch.tensor([[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]])) == pytest.approx(1.0)
+    assert path_bend(torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])) == pytest.approx(math.sqrt(2))
+    with pytest.raises(ValueError, match="coincide"):
+        path_bend(torch.tensor([[1.0, 1.0], [2.0, 0.0], [1.0, 1.0]]))
+    # projection of (2, 0.5) onto the unit square's hull is supported by the right edge's two corners
+    square = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    h = hull_projection(square, torch.tensor([[2.0, 0.5], [2.0, 0.0]]))
+    share = own_label_share(h, torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1]))
+    assert share.tolist() == [0.5, 0.0]  # supports {(1,0): 0, (1,1): 1} and {(1,0): 0}
+    # the morph's end: inside the ball nearest its perimeter, among the given class; else the nearest one
+    feats = torch.tensor([[0.1, 0.0], [0.9, 0.0], [0.95, 0.0], [3.0, 0.0]])
+    pred = torch.tensor([0, 0, 1, 0])
+    assert end_image_in_ball(feats, pred, torch.zeros(2), 0, 1.0) == 1  # (0.95) is another class
+    assert end_image_in_ball(feats, pred, torch.zeros(2), 1, 0.5) == 2  # none of class 1 inside: the nearest
+    with pytest.raises(ValueError, match="class 7"):
+        end_image_in_ball(feats, pred, torch.zeros(2), 7, 1.0)
+
+
+def test_adversarial_distances_place_deepfool_at_a_boundary():
+    from nngeom.core.attacks import DeepFool
+    from nngeom.feature_space.studies import adversarial_distances
+
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(12, 1, 4, 4, generator=g)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(4)  # logits that change within the pixel box, so DeepFool can cross (11 of 12 here)
+        y = net(x).argmax(1)
+        train = net[:-1](torch.rand(200, 1, 4, 4, generator=g))
+    adv = adversarial_distances(net, DeepFool(net, steps=50, overshoot=0.02), x, y, train)
+    assert int(adv.success.sum()) >= 8 and adv.images.shape == x.shape and not adv.images.isnan().any()
+    d = adv.distances.boundary_distance
+    assert len(d) == int(adv.success.sum())
+    # DeepFool stops just past the boundary: in feature space it sits next to one, far nearer than x does
+    with torch.no_grad():
+        natural = flip_points(net[-1].weight, net[-1].bias, net[:-1](x[adv.success])).min_distance
+    assert torch.all(d < natural)
+
+
+def test_feature_space_page_runs_on_cifar10_when_it_is_present(monkeypatch, tmp_path, tmp_model_cache):
+    from test_data import _fake_cifar
+
+    from nngeom.book.pages import open_feature_space_page
+
+    monkeypatch.setenv("NNGEOM_DATA", str(tmp_path / "root"))
+    _fake_cifar(monkeypatch, tmp_path / "root")
+    fs = open_feature_space_page("notebooks/feature_space/01_boundaries", "smoke", "", seed=0, device="cpu")
+    assert fs.dataset == "cifar10" and not fs.stand_in and fs.data == "CIFAR-10"
+    assert fs.x_train.shape == (20, 3, 32, 32) and fs.f_train.shape == (20, 64) and fs.f_test.shape == (4, 64)
+    assert fs.model.nngeom_meta["name"] == "cifar10-resnet20" and fs.label("x") == "x"
+    assert fs.item("FSH-F2")["status"] == "reproduced"  # on the paper's data set, nothing smaller counted
+    assert torch.equal(fs.classify(fs.f_test), fs.predict(fs.x_test))
+    # the stand-in is chosen when asked for (or when CIFAR-10 is absent), and says so
+    with pytest.raises(ValueError, match="'dataset'"):
+        open_feature_space_page("k", "smoke", "", seed=0, device="cpu", dataset="cifar100")

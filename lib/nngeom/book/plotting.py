@@ -19,6 +19,8 @@ __all__ = [
     "persistence_histogram",
     "region_polygons",
     "class_region_polygons",
+    "image_array",
+    "panel_row",
 ]
 
 
@@ -339,3 +341,44 @@ def _plane_axes(ax, polygons: Sequence[np.ndarray]) -> None:
     ax.grid(False)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def image_array(x) -> np.ndarray:
+    """Images ``[N, C, H, W]`` (or one ``[C, H, W]``), a tensor or array, as ``imshow`` takes them:
+    ``[N, H, W]`` for one channel, ``[N, H, W, 3]`` for three."""
+    a = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[1] not in (1, 3):
+        raise ValueError(f"parameter 'x' must be [N, C, H, W] or [C, H, W] with 1 or 3 channels, got {a.shape}")
+    return a[:, 0] if a.shape[1] == 1 else a.transpose(0, 2, 3, 1)
+
+
+def panel_row(panels: Sequence[tuple[str, np.ndarray, str]], title: str = "", size: float = 2.0):
+    """One row of panels ``(caption, array, kind)``: ``kind`` "image" (an ``[H, W]`` or ``[H, W, 3]`` image
+    in [0, 1]), "signed" (a difference, on a symmetric red-blue scale, averaged over colour channels) or
+    "features" (a feature vector of a square length, drawn as a square with its own colour bar)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.5), squeeze=False)
+    for ax, (caption, arr, kind) in zip(axes[0], panels):
+        arr = np.asarray(arr, dtype=np.float64)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(caption, fontsize=7)
+        if kind == "image":
+            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
+        elif kind == "signed":
+            arr = arr.mean(-1) if arr.ndim == 3 else arr
+            lim = float(np.abs(arr).max()) or 1.0
+            ax.imshow(arr, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        elif kind == "features":
+            side = int(round(np.sqrt(arr.size)))
+            if side * side != arr.size:
+                raise ValueError(f"panel {caption!r}: {arr.size} features do not make a square")
+            im = ax.imshow(arr.reshape(side, side), cmap="viridis")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
+        else:
+            raise ValueError(f"panel {caption!r}: kind must be 'image', 'signed' or 'features', got {kind!r}")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -402,15 +402,20 @@ class DeepFool(Attack):
             rows = torch.arange(len(idx), device=x.device)
             f_prime = (logits - logits[rows, lab][:, None]).detach()
             w_prime = (grads - grads[rows, lab][:, None]).flatten(2)
-            value = f_prime.abs() / w_prime.norm(dim=2)
+            norm = w_prime.norm(dim=2)
+            # a class whose logit has the same gradient as the label's cannot be reached by a linear step
+            # (0/0 would make the step NaN): it is out of the running, and an image with no class left is stuck
+            value = torch.where(norm > 0, f_prime.abs() / norm.clamp_min(1e-30), torch.full_like(norm, float("inf")))
             value[rows, lab] = float("inf")
             hat = value.argmin(1)
+            stuck = torch.isinf(value[rows, hat])
             w_hat = w_prime[rows, hat]
-            delta = (f_prime[rows, hat].abs() / w_hat.norm(dim=1) ** 2)[:, None] * w_hat
+            delta = (f_prime[rows, hat].abs() / w_hat.norm(dim=1).clamp_min(1e-30) ** 2)[:, None] * w_hat
             moved = (xa.detach() + (1 + self.overshoot) * delta.view_as(xa)).clamp(0.0, 1.0)
-            x[idx[still]] = moved[still]
+            go = still & ~stuck
+            x[idx[go]] = moved[go]
             taken[idx[~still].cpu()] = step
-            active[idx[~still]] = False
+            active[idx[~go]] = False
         self._taken.append(taken)
         return x
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["two_point_projection", "ambiguity"]
+__all__ = ["two_point_projection", "ambiguity", "path_bend"]
 
 
 def two_point_projection(points: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -37,3 +37,15 @@ def ambiguity(boundary_distance: Tensor, hull_distance: Tensor) -> Tensor:
         raise ValueError(f"parameters 'boundary_distance' and 'hull_distance' must have the same shape, got "
                          f"{tuple(f.shape)} and {tuple(h.shape)}")  # fmt: skip
     return f - h
+
+
+def path_bend(points: Tensor) -> float:
+    """How far a path ``points [N, d]`` (in order) is from straight: its length over the distance between
+    its ends, 1 for a straight path and larger the more it bends or doubles back (FSH-F9, F12)."""
+    P = torch.as_tensor(points).double()
+    if P.ndim != 2 or len(P) < 2:
+        raise ValueError(f"parameter 'points' must be [N, d] with N >= 2, got {tuple(P.shape)}")
+    chord = float((P[-1] - P[0]).norm())
+    if chord == 0.0:
+        raise ValueError("parameter 'points': the path's two ends coincide, so its bend is undefined")
+    return float((P[1:] - P[:-1]).norm(dim=1).sum()) / chord
