@@ -308,6 +308,15 @@ def test_feature_space_page_runs_on_cifar10_when_it_is_present(monkeypatch, tmp_
     assert fs.model.nngeom_meta["name"] == "cifar10-resnet20" and fs.label("x") == "x"
     assert fs.item("FSH-F2")["status"] == "reproduced"  # on the paper's data set, nothing smaller counted
     assert torch.equal(fs.classify(fs.f_test), fs.predict(fs.x_test))
+    # features and the test set's hull are kept beside the model and read back by the next page
+    from nngeom.solvers.hull import hull_projection
+
+    hull = fs.test_hull()
+    assert torch.equal(hull.distance, hull_projection(fs.f_train, fs.f_test).distance)
+    kept = sorted(p.name for p in fs.cache.iterdir())
+    assert kept == ["cifar10-hull-20-4.pt", "cifar10-test-4.pt", "cifar10-train-20.pt"]
+    again = open_feature_space_page("notebooks/feature_space/02_hulls", "smoke", "", seed=0, device="cpu")
+    assert torch.equal(again.f_train, fs.f_train) and torch.equal(again.test_hull().distance, hull.distance)
     # the stand-in is chosen when asked for (or when CIFAR-10 is absent), and says so
     with pytest.raises(ValueError, match="'dataset'"):
         open_feature_space_page("k", "smoke", "", seed=0, device="cpu", dataset="cifar100")

@@ -100,7 +100,7 @@ metrics.value("pixel_queries", pixel_queries)
 # image closest to the test image whose features are the feature-space projection.
 
 # %%
-hull_f = hull_projection(fs.f_train, fs.f_test)
+hull_f = fs.test_hull()  # computed once per model, shared with the other feature-space pages
 hull_p = hull_projection(fs.x_train.flatten(1), fs.x_test[:pixel_queries].flatten(1))
 display(Markdown(f"Certified projections: feature space {int(hull_f.certified.sum()):,} of {len(fs.f_test):,}, "
                  f"pixel space {int(hull_p.certified.sum()):,} of {pixel_queries:,}."))

@@ -70,7 +70,7 @@ from nngeom.core.stats import (
 )
 from nngeom.core.validation import check_choice, check_in_open_interval, check_positive_int
 from nngeom.feature_space.flips import flip_points, in_any_ball, samples_in_balls
-from nngeom.feature_space.studies import boundary_and_hull
+from nngeom.feature_space.studies import BoundaryAndHull
 from nngeom.solvers.hull import hull_projection
 
 check_choice("qp_method", qp_method, ["daqp", "newton"])
@@ -88,7 +88,7 @@ metrics.value("pixel_queries", pixel_queries)
 # ## Distances to the boundary and to the hull (FSH-F10)
 
 # %%
-bh = boundary_and_hull(fs.weight, fs.bias, fs.f_train, fs.f_test, method=qp_method)
+bh = BoundaryAndHull(flip_points(fs.weight, fs.bias, fs.f_test, method=qp_method), fs.test_hull())
 closer_f = bh.hull_closer()
 xp = fs.x_test[:pixel_queries]
 hull_p = hull_projection(fs.x_train.flatten(1), xp.flatten(1))

@@ -81,7 +81,7 @@ from nngeom.core.validation import (
 )
 from nngeom.feature_space.flips import features, flip_points
 from nngeom.feature_space.geometry import path_bend, two_point_projection
-from nngeom.feature_space.studies import adversarial_distances, boundary_and_hull, end_image_in_ball
+from nngeom.feature_space.studies import BoundaryAndHull, adversarial_distances, boundary_and_hull, end_image_in_ball
 
 check_choice("qp_method", qp_method, ["daqp", "newton"])
 check_choice("edit", edit, ["median3"])
@@ -95,7 +95,7 @@ fs = open_feature_space_page("notebooks/feature_space/04_ambiguity", profile, me
                              dataset=dataset, train_limit=train_limit, test_limit=test_limit)
 metrics = fs.metrics
 conf = 1 - test_alpha
-bh = boundary_and_hull(fs.weight, fs.bias, fs.f_train, fs.f_test, method=qp_method)
+bh = BoundaryAndHull(flip_points(fs.weight, fs.bias, fs.f_test, method=qp_method), fs.test_hull())
 amb = bh.ambiguity
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,9 +15,11 @@ from torch import Tensor, nn
 from nngeom.book.notebook import start_page
 from nngeom.book.report import Metrics
 from nngeom.core import data, zoo
+from nngeom.core.io import atomic_write_bytes
 from nngeom.core.validation import check_choice, check_nonnegative_int
 from nngeom.feature_space.flips import features, split_last_linear
 from nngeom.linear_regions.studies import MNIST_BOX, VARIANTS, random_test_points, table1_networks
+from nngeom.solvers.hull import HullProjection, hull_projection
 
 __all__ = [
     "networks_markdown",
@@ -57,6 +62,7 @@ class FeatureSpaceSetting:
     in the box ``(0, 1)``, features ``[N, 64]`` (float32, CPU); ``weight [10, 64]`` and ``bias [10]`` are the
     last linear layer's."""
 
+    cache: Path  # where results of this model that several pages need are kept (see :func:`_cached`)
     device: torch.device
     metrics: Metrics
     model: nn.Module
@@ -82,14 +88,20 @@ class FeatureSpaceSetting:
         return f"Fashion-MNIST stand-in: {text}" if self.stand_in else text
 
     def item(self, item_id: str, **kwargs: Any) -> dict[str, Any]:
-        """:meth:`Metrics.item` with this page's data set (the scoreboard then shows *stand-in* on the
-        stand-in) and a note saying so."""
+        """:meth:`nngeom.book.report.Metrics.item` with this page's data set (the scoreboard then shows
+        *stand-in* on the stand-in) and a note saying so."""
         note = kwargs.pop("note", "")
         if self.stand_in:
             note = "Fashion-MNIST stand-in for CIFAR-10 (absent here), same ResNet-20 architecture" + (
                 f"; {note}" if note else ""
             )
         return self.metrics.item(item_id, data=self.data, note=note, **kwargs)
+
+    def test_hull(self) -> HullProjection:
+        """The certified projection of every test image's features onto the hull of the training features
+        (:func:`nngeom.solvers.hull.hull_projection`), computed once per model and kept for the other pages."""
+        return _cached(self.cache / f"{self.dataset}-hull-{len(self.f_train)}-{len(self.f_test)}.pt",
+                       lambda: hull_projection(self.f_train, self.f_test))  # fmt: skip
 
     def predict(self, x: Tensor, batch_size: int = 1024) -> Tensor:
         """The model's classes of images ``x`` (CPU)."""
@@ -108,6 +120,20 @@ class FeatureSpaceSetting:
         if self.dataset == "cifar10":
             x = torch.nn.functional.pad(x, (2, 2, 2, 2)).expand(-1, 3, -1, -1).contiguous()
         return x
+
+
+def _cached(path: Path, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept at ``path`` (written atomically) and read back on later calls: for what several
+    pages compute from the same trained model and data (features, the test set's hull projections). The
+    model's zoo entry is keyed by its full specification and the data are checksummed, so the file stays valid
+    for as long as the entry exists."""
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=False)
+    value = compute()
+    buf = io.BytesIO()
+    torch.save(value, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return value
 
 
 def open_feature_space_page(
@@ -139,7 +165,9 @@ def open_feature_space_page(
     model = zoo.load(model_name, profile=profile, device=dev)
     x_train, y_train = data.tensors(dataset, "train", limit=train_limit or None)
     x_test, y_test = data.tensors(dataset, "test", limit=test_limit or None)
-    f_train, f_test = features(model, x_train), features(model, x_test)
+    cache = zoo.entry_dir(zoo.spec(model_name, profile)) / "features"
+    f_train = _cached(cache / f"{dataset}-train-{len(x_train)}.pt", lambda: features(model, x_train))
+    f_test = _cached(cache / f"{dataset}-test-{len(x_test)}.pt", lambda: features(model, x_test))
     _, last = split_last_linear(model)
     display(Markdown(f"- **model**: {zoo.describe(model)}\n- **images**: {len(x_train):,} training and "
                      f"{len(x_test):,} test images of {name}; their features: the {f_train.shape[1]} outputs "
@@ -148,6 +176,6 @@ def open_feature_space_page(
     metrics.value("n_train", len(x_train))
     metrics.value("n_test", len(x_test))
     metrics.value("test_accuracy", 100 * model.nngeom_meta["test_accuracy"])
-    return FeatureSpaceSetting(dev, metrics, model, dataset, name, data.class_names(dataset), x_train, y_train,
+    return FeatureSpaceSetting(cache, dev, metrics, model, dataset, name, data.class_names(dataset), x_train, y_train,
                                x_test, y_test, f_train, f_test, last.weight.detach().cpu(),
                                last.bias.detach().cpu())  # fmt: skip
