@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "nngeom"
-PAPERS = ("adversarial_neighborhoods", "feature_space", "intriguing_properties", "linear_regions")
+PAPERS = (
+    "adversarial_neighborhoods",
+    "feature_space",
+    "intriguing_properties",
+    "linear_regions",
+    "natural_image_spaces",
+)
 LAYER = {"core": 0, "solvers": 1, **{p: 2 for p in PAPERS}, "book": 3}
 
 

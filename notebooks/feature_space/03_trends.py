@@ -82,7 +82,7 @@ fs = open_feature_space_page("notebooks/feature_space/03_trends", profile, metri
 metrics = fs.metrics
 conf = 1 - test_alpha
 pixel_queries = min(pixel_queries, len(fs.x_test))
-metrics.value("pixel_queries", pixel_queries)
+metrics.value("pixel_queries", pixel_queries);
 
 # %% [markdown]
 # ## Distances to the boundary and to the hull (FSH-F10)

@@ -102,6 +102,9 @@ def train_classifier(
     patience: int = 0,
     lr_milestones: Sequence[float] = (),
     augment: str = "none",
+    batch_transform: Callable[[Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]] | None = None,
+    observe: Callable[[int, Tensor, Tensor], None] | None = None,
+    after_epoch: Callable[[int, nn.Module], None] | None = None,
 ) -> TrainResult:
     """Minimise cross-entropy with mini-batches drawn by a seeded permutation each epoch.
 
@@ -114,6 +117,13 @@ def train_classifier(
     of form ``penalty_form`` to the loss; ``weight_decay`` is the optimiser's own decay. ``extra_loss``
     is called as ``extra_loss(model, step)`` at every step and its value added to the loss (e.g.
     :class:`nngeom.core.adversarial_training.AdversarialPool`).
+
+    Hooks, for studies of the training itself: ``batch_transform(x, y, generator) -> (x, y)`` replaces each
+    batch (after augmentation) before the forward pass, e.g. to append samples of an extra class (it must
+    keep the batch's own samples first and in order);
+    ``observe(epoch, idx, logits)`` sees every batch's logits (detached, training mode, before the step)
+    with ``idx`` the batch's indices into the training set, so per-sample statistics cost no extra pass;
+    ``after_epoch(epoch, model)`` is called after each epoch (in eval mode). ``epoch`` counts from 0.
 
     Early stopping: ``validation > 0`` holds out the last ``validation`` training examples; after each
     epoch their accuracy is measured, and training stops once it has not improved for ``patience``
@@ -171,7 +181,13 @@ def train_classifier(
                     group["lr"] /= 10
             opt.zero_grad(set_to_none=True)
             xb = x_train[idx] if augment == "none" else crop_flip(x_train[idx], gen)
-            loss = loss_fn(model(xb), y_train[idx])
+            yb = y_train[idx]
+            if batch_transform is not None:
+                xb, yb = batch_transform(xb, yb, gen)
+            logits = model(xb)
+            if observe is not None:
+                observe(epoch, idx, logits[: len(idx)].detach())
+            loss = loss_fn(logits, yb)
             if penalty:
                 loss = loss + weight_penalty(model, penalty, penalty_form)
             if extra_loss is not None:
@@ -182,6 +198,9 @@ def train_classifier(
             total += loss.item() * len(idx)
             bar.update(1)
         record = {"epoch": epoch + 1, "train_loss": total / n}
+        if after_epoch is not None:
+            model.eval()
+            after_epoch(epoch, model)
         if validation:
             val_acc = accuracy(model, x_val, y_val)
             record["val_accuracy"] = val_acc

@@ -1,0 +1,95 @@
+"""Natural-image spaces: per-sample training statistics, subgroups, the noise class and Table 1's metrics,
+on hand-made cases and one tiny training run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nngeom.core.training import train_classifier
+from nngeom.natural_image_spaces.statistics import SampleRecorder, SampleStatistics
+from nngeom.natural_image_spaces.subgroups import NoiseClass, rank_samples, subgroup, table1_metrics
+
+
+def test_illusive_samples_and_the_cumulative_confusion_matrix_on_a_hand_case():
+    labels = torch.tensor([0, 1, 2, 1])
+    # four epochs: sample 0 always right, 1 wrong three times (as 2), 2 always wrong (as 0), 3 unseen once
+    predicted = torch.tensor([[0, 2, 0, 1], [0, 2, 0, -1], [0, 1, 0, 1], [0, 2, 0, 0]])
+    s = SampleStatistics(labels, predicted, torch.ones(4, 4), torch.ones(4, 4))
+    assert s.misclassified_share().tolist() == [0.0, 0.75, 1.0, pytest.approx(1 / 3)]
+    assert s.illusive(0.75).tolist() == [False, True, True, False]
+    assert s.illusive(1.0).tolist() == [False, False, True, False]
+    assert s.accuracy().tolist() == [0.5, pytest.approx(1 / 3), 0.75, 0.25]
+    ccm = s.cumulative_confusion(3)
+    assert ccm.tolist() == [[4, 0, 0], [1, 3, 3], [4, 0, 0]]
+    assert int(ccm.sum()) == int((predicted >= 0).sum())
+    with pytest.raises(ValueError, match="'threshold'"):
+        s.illusive(0.0)
+
+
+def test_rankings_and_subgroups_have_equal_sizes_and_the_named_ends():
+    # 6 correct samples with confidences 0.95 .. 0.7, 4 misclassified with illusiveness 0.8 .. 0.55
+    conf = torch.tensor([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.8, 0.7, 0.6, 0.55])
+    labels = torch.tensor([0] * 6 + [1] * 4)
+    p = torch.stack([conf, 1 - conf], 1)  # class 0 gets `conf`: right for the first 6, wrong for the last 4
+    r = rank_samples(p, labels)
+    assert r.by_confidence.tolist() == [0, 1, 2, 3, 4, 5] and r.by_illusiveness.tolist() == [6, 7, 8, 9]
+    groups = {c: subgroup(r, c, 50) for c in ("hc", "lc", "hi", "li")}
+    assert {c: g.tolist() for c, g in groups.items()} == {"hc": [0, 1], "lc": [4, 5], "hi": [6, 7], "li": [8, 9]}
+    assert all(len(g) == 2 for g in groups.values())  # k = 50 % of the 4 misclassified, for every criterion
+    assert set(subgroup(r, "hc", 50).tolist()).isdisjoint(subgroup(r, "lc", 50).tolist())
+    assert sorted(subgroup(r, "hi", 100).tolist()) == sorted(subgroup(r, "li", 100).tolist()) == [6, 7, 8, 9]
+    with pytest.raises(ValueError, match="'criterion'"):
+        subgroup(r, "mc", 50)
+    with pytest.raises(ValueError, match="'percent'"):
+        subgroup(r, "hc", 0)
+
+
+def test_table1_metrics_on_a_known_confusion():
+    # 4 test samples of 3 classes + noise (label 3): right, right, wrong (true prob 0.3), given noise
+    p = torch.tensor([[0.8, 0.1, 0.1, 0.0], [0.2, 0.6, 0.1, 0.1], [0.5, 0.3, 0.2, 0.0], [0.1, 0.1, 0.1, 0.7]])
+    m = table1_metrics(p, torch.tensor([0, 1, 1, 2]), noise_label=3)
+    assert m["A"] == 0.5 and m["N"] == 1.0
+    assert m["P_c"] == pytest.approx(0.7) and m["P_i"] == pytest.approx(0.6) and m["P_g"] == pytest.approx(0.2)
+    assert table1_metrics(p[:2], torch.tensor([0, 1]))["P_i"] != table1_metrics(p[:2], torch.tensor([0, 1]))["P_i"]
+
+
+def test_noise_class_appends_uniform_noise_with_its_label():
+    x, y = torch.zeros(4, 1, 2, 2), torch.tensor([0, 1, 0, 1])
+    g = torch.Generator().manual_seed(0)
+    xb, yb = NoiseClass(label=2, ratio=5, value_range=(-1.0, 1.0))(x, y, g)
+    assert xb.shape == (24, 1, 2, 2) and torch.equal(xb[:4], x) and torch.equal(yb[:4], y)
+    assert torch.all(yb[4:] == 2) and float(xb[4:].min()) >= -1 and float(xb[4:].max()) <= 1
+    assert float(xb[4:].std()) > 0.3  # uniform on [-1, 1]: sd 0.58
+    fixed = NoiseClass(label=2, ratio=2, fixed=True, n_samples=3)
+    a, _ = fixed(x, y, torch.Generator().manual_seed(1))
+    b, _ = fixed(x, y, torch.Generator().manual_seed(2))
+    bank = {tuple(v.flatten().tolist()) for v in fixed._bank}
+    assert len(bank) == 6 and all(tuple(v.flatten().tolist()) in bank for v in torch.cat([a[4:], b[4:]]))
+
+
+def test_recorder_reads_every_training_sample_from_its_batch_and_the_test_set_per_epoch():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 2, generator=g)
+    y = (x[:, 0] > 0).long()
+    xt = torch.randn(50, 2, generator=g)
+    yt = (xt[:, 0] > 0).long()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    rec = SampleRecorder(y, epochs=4, test=(xt, yt))
+    res = train_classifier(net, (x, y), (xt, yt), epochs=4, batch_size=32, lr=0.05, progress=False,
+                           observe=rec.observe, after_epoch=rec.after_epoch)  # fmt: skip
+    tr, te = rec.train(), rec.test()
+    assert tr.epochs == te.epochs == 4 and bool((tr.predicted >= 0).all())  # every sample seen every epoch
+    # the last test row is the trained model's own evaluation
+    assert float(te.accuracy()[-1]) == pytest.approx(res.test_accuracy)
+    assert float(tr.accuracy()[-1]) > 0.8 and 0.5 <= float(tr.confidence.min()) <= float(tr.confidence.max()) <= 1
+    assert torch.all((tr.true_probability >= 0) & (tr.true_probability <= 1))
+    # with a noise class the recorder still reads the legitimate rows only
+    net3 = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+    rec3 = SampleRecorder(y, epochs=2)
+    noise = NoiseClass(label=2, ratio=5, value_range=(-3.0, 3.0))
+    train_classifier(net3, (x, y), (xt, yt), epochs=2, batch_size=32, lr=0.05, progress=False,
+                     batch_transform=noise, observe=rec3.observe)  # fmt: skip
+    assert rec3.train().predicted.shape == (2, 200)
