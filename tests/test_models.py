@@ -222,3 +222,18 @@ def test_lr_milestones_divide_the_learning_rate():
     assert (late - base).norm() < (decayed - base).norm()
     with pytest.raises(ValueError, match="lr_milestones"):
         run((1.5,))
+
+
+def test_all_convolutional_is_the_cleverhans_tutorial_model():
+    from nngeom.core.models import all_convolutional, build
+
+    net = all_convolutional()
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 128, 256, 256, 512, 10]
+    assert sum(isinstance(m, nn.AvgPool2d) for m in net) == 3 and isinstance(net[-2], nn.LeakyReLU)
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    small = build("all_convolutional", base_filters=8, in_channels=1, image_size=28)
+    assert [c.out_channels for c in small.modules() if isinstance(c, nn.Conv2d)] == [8, 16, 16, 32, 32, 64, 10]
+    assert small(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="'negative_slope'"):
+        all_convolutional(negative_slope=1.5)

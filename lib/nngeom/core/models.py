@@ -6,6 +6,7 @@ can be hashed; :func:`build` turns it into a module.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from nngeom.core.validation import check_value_range
+from nngeom.core.validation import check_positive_int, check_value_range
 
 __all__ = [
     "mlp",
@@ -23,6 +24,8 @@ __all__ = [
     "strided_cnn",
     "BasicBlock",
     "cifar_resnet",
+    "SpatialMean",
+    "all_convolutional",
     "build",
     "ARCHITECTURES",
     "ImageNetClassifier",
@@ -289,12 +292,60 @@ def cifar_resnet(
     return model
 
 
+class SpatialMean(nn.Module):
+    """The mean over the spatial dimensions: ``[N, C, H, W] -> [N, C]``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean((2, 3))
+
+
+def all_convolutional(
+    base_filters: int = 64,
+    in_channels: int = 3,
+    image_size: int = 32,
+    n_classes: int = 10,
+    negative_slope: float = 0.2,
+) -> nn.Sequential:
+    """The all-convolutional network of the CleverHans CIFAR-10 tutorial (its ``ModelAllConvolutional``), the
+    model of Fan & Yezzi's Table 2. For each of ``round(log2(image_size)) - 2`` scales ``s`` (3 for 32 x 32 and
+    for 28 x 28): a 3x3 convolution to ``base_filters * 2^s`` channels, one to ``base_filters * 2^(s+1)``,
+    and a 2x2 average pooling; then a 3x3 convolution to ``n_classes`` channels and the spatial mean. Every
+    convolution is 'same'-padded and followed by a leaky ReLU (slope ``negative_slope``, TensorFlow's
+    default 0.2), the last one included, as in the tutorial; He-normal weights for a ReLU (fan in), zero
+    biases. With 64 base
+    filters: 64, 128 | 128, 256 | 256, 512 | 10. ``base_filters`` is the width parameter that scales it
+    down on a CPU."""
+    check_positive_int("base_filters", base_filters)
+    check_positive_int("in_channels", in_channels)
+    check_positive_int("n_classes", n_classes)
+    scales = int(round(math.log2(check_positive_int("image_size", image_size)))) - 2
+    if scales < 1:
+        raise ValueError(f"parameter 'image_size' must be at least 6 pixels, got {image_size}")
+    if not (isinstance(negative_slope, (int, float)) and 0 <= negative_slope < 1):
+        raise ValueError(f"parameter 'negative_slope' must lie in [0, 1), got {negative_slope!r}")
+    layers: list[nn.Module] = []
+    width = in_channels
+    for scale in range(scales):
+        for out in (base_filters << scale, base_filters << (scale + 1)):
+            layers += [nn.Conv2d(width, out, 3, padding=1), nn.LeakyReLU(negative_slope)]
+            width = out
+        layers.append(nn.AvgPool2d(2))
+    layers += [nn.Conv2d(width, n_classes, 3, padding=1), nn.LeakyReLU(negative_slope), SpatialMean()]
+    model = nn.Sequential(*layers)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")  # the tutorial's He-ReLU init
+            nn.init.zeros_(m.bias)
+    return model
+
+
 #: The architectures :func:`build` knows, by name.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
     "bell_cnn": bell_cnn,
     "strided_cnn": strided_cnn,
     "cifar_resnet": cifar_resnet,
+    "all_convolutional": all_convolutional,
 }
 
 
