@@ -79,8 +79,10 @@ def project_onto_polyhedra(
         tol: KKT tolerance of the certificate, scaled by ``1 + |x|_inf`` per query.
         max_iter: Newton steps per group before the uncertified queries go to DAQP.
         method: how the queries that the one-row pass does not settle are solved: ``"daqp"`` (one exact
-            active-set solve each, the faster on a CPU: about 30 us per 64-d problem) or ``"newton"`` (the
-            batched dual Newton method, for large batches on an accelerator; DAQP takes what it leaves).
+            active-set solve each, about 30 us per 64-d problem) or ``"newton"`` (the batched dual Newton
+            method; DAQP takes what it leaves). On a CPU Newton pays off only with thousands of queries
+            per polyhedron on an idle machine (about 2x at 4,000 feature vectors); with a few hundred or
+            fewer, or a busy machine, it is 1-5x slower (bench/README.md), hence the default.
         workers: processes for the DAQP solves (``nngeom.core.parallel.run_jobs``).
 
     Returns:
