@@ -351,8 +351,9 @@ display(verdict_markdown([v for v in metrics.verdicts if v.item in ("FSH-F8", "F
 #   beside it).
 # - The morph's end image is chosen by the paper's criterion (inside the ball, near its perimeter) among
 #   our training images; the paper's image 19821 is a CIFAR-10 one.
-# - The inverse problems are solved by a penalty continuation, not Yousefzadeh and O'Leary's homotopy;
-#   each answer's residual is shown, and a verdict that rests on one that missed its target is undecided.
+# - The inverse problems are solved by a penalty continuation (and, for a target point, augmented-Lagrangian
+#   rounds), not Yousefzadeh and O'Leary's homotopy; each answer's residual is shown, and a verdict that rests
+#   on one that missed its target is undecided.
 # ```
 
 # %%
