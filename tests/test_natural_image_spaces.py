@@ -12,6 +12,7 @@ from torch import nn
 from nngeom.core.training import train_classifier
 from nngeom.natural_image_spaces.statistics import SampleRecorder, SampleStatistics
 from nngeom.natural_image_spaces.subgroups import NoiseClass, rank_samples, subgroup, table1_metrics
+from nngeom.natural_image_spaces.toy import CENTER_SET, ENDS_SET, curve_gap, fit_step_curve, learned_curve, step_samples
 
 
 def test_illusive_samples_and_the_cumulative_confusion_matrix_on_a_hand_case():
@@ -96,3 +97,35 @@ def test_recorder_reads_every_training_sample_from_its_batch_and_the_test_set_pe
     train_classifier(net3, (x, y), (xt, yt), epochs=2, batch_size=32, lr=0.05, progress=False,
                      batch_transform=noise, observe=rec3.observe)  # fmt: skip
     assert rec3.train().predicted.shape == (2, 200)
+
+
+def test_step_samples_follow_the_papers_intervals_and_labels():
+    x, y = step_samples(ENDS_SET, seed=0, scale=0.01)
+    assert x.shape == y.shape == (400, 1)  # 200 + 200: Figure 1's 20,000 + 20,000 at 1 %
+    assert bool(((x < 0.1) | (x > 0.9)).all()) and bool((x >= 0).all()) and bool((x <= 1).all())
+    assert torch.equal(y, torch.sign(x - 0.5))
+    assert int((x < 0.5).sum()) == 200  # each interval gets its own count, shuffled together
+    again, _ = step_samples(ENDS_SET, seed=0, scale=0.01)
+    assert torch.equal(x, again)
+    assert len(step_samples(CENTER_SET)[0]) == 40_000
+    with pytest.raises(ValueError, match="'intervals'"):
+        step_samples([(0.6, 0.4, 10)])
+    with pytest.raises(ValueError, match="'scale'"):
+        step_samples(CENTER_SET, scale=0.0)
+
+
+def test_a_fitted_step_follows_its_data_and_is_free_elsewhere():
+    x, y = step_samples(ENDS_SET, seed=0, scale=0.05)
+    net = fit_step_curve(x, y, hidden=(32, 32), epochs=30, seed=0, progress=False)
+    grid = torch.linspace(0, 1, 101)
+    curve = learned_curve(net, grid)
+    ends = (grid < 0.1) | (grid > 0.9)
+    assert float((curve[ends] - torch.sign(grid[ends] - 0.5)).abs().max()) < 0.2  # fits its own points
+    # nothing is near the step, so the network does not jump there: at x = 0.4 and 0.6 it is far from +-1
+    assert float(curve[40].abs()) < 0.7 and float(curve[60].abs()) < 0.7
+    assert curve_gap(curve, curve) == 0.0
+    assert curve_gap(curve, torch.sign(grid - 0.5)) > 0.1
+    with pytest.raises(ValueError, match="'x' and 'y'"):
+        fit_step_curve(x[:, 0], y[:, 0])
+    with pytest.raises(ValueError, match="same length"):
+        curve_gap(curve, curve[:-1])
