@@ -129,3 +129,79 @@ def test_a_fitted_step_follows_its_data_and_is_free_elsewhere():
         fit_step_curve(x[:, 0], y[:, 0])
     with pytest.raises(ValueError, match="same length"):
         curve_gap(curve, curve[:-1])
+
+
+def test_table1_training_sets_follow_the_papers_rows():
+    from nngeom.natural_image_spaces.studies import ALL_SET, table1_training_sets
+
+    # 12 samples, 4 of them misclassified: k = p % of 4
+    labels = torch.zeros(12, dtype=torch.long)
+    conf = torch.linspace(0.55, 0.99, 12)
+    probs = torch.stack([conf, 1 - conf], 1)  # class 0 predicted, with rising confidence ...
+    wrong = [1, 4, 7, 10]
+    probs[wrong] = probs[wrong].flip(1)  # ... except for four samples, given class 1
+    ranking = rank_samples(probs, labels)
+    n_mis = len(ranking.by_illusiveness)
+    assert n_mis == 4
+    sets = table1_training_sets(ranking, percents=(50, 100))
+    assert list(sets) == ["S_lc^50 ∪ S_li^50", "S_lc^50 ∪ S_hi^50", "S_hc^50 ∪ S_li^50", "S_hc^50 ∪ S_hi^50",
+                          "S_lc^100 ∪ S_li^100", "S_lc^100 ∪ S_hi^100", "S_hc^100 ∪ S_li^100",
+                          "S_hc^100 ∪ S_hi^100", ALL_SET]  # fmt: skip
+    k = round(0.5 * n_mis)
+    for name, idx in sets.items():
+        if name != ALL_SET:
+            assert len(idx) == 2 * (k if "^50" in name else n_mis) and len(set(idx.tolist())) == len(idx)
+            # one half correct, the other misclassified
+            assert int(ranking.correct[idx].sum()) == len(idx) // 2
+    assert sets[ALL_SET].tolist() == list(range(12))
+    hc = set(sets["S_hc^50 ∪ S_li^50"].tolist()) & set(ranking.by_confidence.tolist())
+    assert hc == set(ranking.by_confidence[:k].tolist())  # the most confident correct samples
+
+
+def test_retraining_on_subsets_is_cached_per_run_and_resumes(tmp_path, monkeypatch):
+    import nngeom.natural_image_spaces.studies as studies
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 1, 4, 4, generator=g)
+    y = (x.flatten(1).mean(1) > 0.5).long()
+    test = (x[:20], y[:20])
+    sets = {"first half": torch.arange(20), studies.ALL_SET: torch.arange(40)}
+
+    def build(n_out):
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, n_out))
+
+    kwargs = dict(n_classes=2, runs=2, epochs=2, batch_size=8, lr=1e-2, cache_dir=tmp_path, progress=False)
+
+    def same(a, b):  # records equal, NaN included (a run with no correct test sample has no P_c)
+        return len(a) == len(b) and all(
+            ra.keys() == rb.keys() and all(ra[k] == rb[k] or (ra[k] != ra[k] and rb[k] != rb[k]) for k in ra)
+            for ra, rb in zip(a, b)
+        )
+
+    rows = studies.retrain_on_subsets(build, (x, y), test, sets, **kwargs)
+    assert len(rows) == 2 * 2 * 2 and {r["n_train"] for r in rows} == {20, 40}
+    assert all(r["N"] == 0 for r in rows if not r["noise"])
+    files = sorted(tmp_path.rglob("*.json"))
+    assert len(files) == 8
+    # a rerun reads every result back and trains nothing
+    monkeypatch.setattr(studies, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached run"))
+    assert same(studies.retrain_on_subsets(build, (x, y), test, sets, **kwargs), rows)
+    # an interrupted study (one result missing) trains only that one again, to the same numbers
+    files[0].unlink()
+    monkeypatch.undo()
+    assert same(studies.retrain_on_subsets(build, (x, y), test, sets, **kwargs), rows)
+    # another recipe is another cache
+    other = studies.retrain_on_subsets(build, (x, y), test, sets, **{**kwargs, "epochs": 1})
+    assert len(list(tmp_path.glob("table1-*"))) == 2 and len(other) == 8
+    with pytest.raises(ValueError, match="'sets'"):
+        studies.retrain_on_subsets(build, (x, y), test, {"bad": torch.tensor([40])}, **kwargs)
+
+
+def test_table1_summary_averages_the_runs():
+    from nngeom.natural_image_spaces.studies import table1_summary
+
+    recs = [{"training_set": "a", "noise": False, "run": r, "n_train": 10, "A": a, "P_c": 0.9, "P_i": pi,
+             "P_g": 0.1, "N": 0.0} for r, (a, pi) in enumerate([(0.5, 0.6), (0.7, math.nan)])]  # fmt: skip
+    (row,) = table1_summary(recs)
+    assert row["A"] == pytest.approx(60.0) and row["sigma_A"] == pytest.approx(100 * math.sqrt(0.02))
+    assert row["P_i"] == pytest.approx(60.0) and row["runs"] == 2 and row["n_train"] == 10

@@ -189,3 +189,28 @@ def test_trend_along_three_ways_by_hand():
     assert stats.trend_along(falling.flip(0), "rises", 0.1).ends.holds is True
     with pytest.raises(ValueError, match="'direction'"):
         stats.trend_along(falling, "up", 0.1)
+
+
+def test_run_mean_difference_matches_welchs_t_test():
+    from scipy.stats import ttest_ind
+
+    from nngeom.core.stats import run_mean_difference
+
+    a, b = [74.1, 75.0, 74.6], [73.0, 73.9, 72.5, 73.4]
+    d = run_mean_difference(a, b)
+    assert d["difference"] == pytest.approx(sum(a) / 3 - sum(b) / 4)
+    # the interval excludes 0 exactly when Welch's two-sided test rejects at 5 %
+    p = ttest_ind(a, b, equal_var=False).pvalue
+    assert (d["low"] > 0) == (p < 0.05) and d["low"] > 0
+    # its half-width is the test's: the t statistic over the interval's half-width in units of the se
+    assert (d["high"] - d["low"]) / 2 == pytest.approx(
+        float(__import__("scipy").stats.t.ppf(0.975, d["df"]))
+        * d["difference"]
+        / ttest_ind(a, b, equal_var=False).statistic
+    )
+    one = run_mean_difference([1.0], b)
+    assert one["low"] == -math.inf and one["high"] == math.inf
+    same = run_mean_difference([2.0, 2.0], [1.0, 1.0])
+    assert same["low"] == same["high"] == 1.0
+    with pytest.raises(ValueError, match="at least one value"):
+        run_mean_difference([], b)

@@ -24,6 +24,7 @@ from nngeom.solvers.hull import HullProjection, hull_projection
 __all__ = [
     "networks_markdown",
     "open_table1_page",
+    "cifar_or_stand_in",
     "FEATURE_SPACE_DATA",
     "FeatureSpaceSetting",
     "open_feature_space_page",
@@ -136,6 +137,21 @@ def _cached(path: Path, compute: Callable[[], Any]) -> Any:
     return value
 
 
+def cifar_or_stand_in(dataset: str) -> tuple[str, str]:
+    """The data set of a CIFAR-10 page: ``"cifar10"`` or ``"fashion-mnist"`` as asked, or for ``"auto"``
+    CIFAR-10 when it is under the data root (extracted, or as ``cifar-10-python.tar.gz``) and else the
+    Fashion-MNIST stand-in. Returns ``(dataset, how the page's header names it)``."""
+    check_choice("dataset", dataset, ["auto", "cifar10", "fashion-mnist"])
+    if dataset == "auto":
+        # the extracted batches, or the archive that the first load extracts (a bad archive is a DataError there)
+        present = data.available("cifar10") or (data.data_root() / "cifar-10-python.tar.gz").is_file()
+        dataset = "cifar10" if present else "fashion-mnist"
+    shown = (
+        "CIFAR-10" if dataset == "cifar10" else "Fashion-MNIST, a **stand-in** for CIFAR-10 (absent on this machine)"
+    )
+    return dataset, shown
+
+
 def open_feature_space_page(
     key: str,
     profile: str,
@@ -152,15 +168,10 @@ def open_feature_space_page(
     its ResNet-20 from the zoo (trained on first use), the training and test images (the first
     ``train_limit`` / ``test_limit`` of each, 0 for all) and their features. Shows what was loaded and
     returns a :class:`FeatureSpaceSetting`."""
-    check_choice("dataset", dataset, ["auto", *FEATURE_SPACE_DATA])
     check_nonnegative_int("train_limit", train_limit)
     check_nonnegative_int("test_limit", test_limit)
-    if dataset == "auto":
-        # the extracted batches, or the archive that the first load extracts (a bad archive is a DataError there)
-        present = data.available("cifar10") or (data.data_root() / "cifar-10-python.tar.gz").is_file()
-        dataset = "cifar10" if present else "fashion-mnist"
+    dataset, shown = cifar_or_stand_in(dataset)
     name, model_name = FEATURE_SPACE_DATA[dataset]
-    shown = name if dataset == "cifar10" else "Fashion-MNIST, a **stand-in** for CIFAR-10 (absent on this machine)"
     dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data=shown)
     model = zoo.load(model_name, profile=profile, device=dev)
     x_train, y_train = data.tensors(dataset, "train", limit=train_limit or None)

@@ -30,6 +30,7 @@ __all__ = [
     "Trend",
     "trend_along",
     "run_difference",
+    "run_mean_difference",
     "ks_distance",
     "Decision",
     "exact",
@@ -180,6 +181,33 @@ def run_difference(a: Tensor, b: Tensor, confidence: float = 0.95) -> dict[str, 
         return {**out, "low": diff, "high": diff, "df": math.inf}
     df = var**2 / sum(v**2 / k for v, k in parts)
     half = float(student_t.ppf(0.5 + confidence / 2, df)) * math.sqrt(var)
+    return {**out, "low": diff - half, "high": diff + half, "df": df}
+
+
+def run_mean_difference(a, b, confidence: float = 0.95) -> dict[str, float]:
+    """Difference of the means of two small samples of per-run values (one number per training run: an
+    accuracy, a mean confidence), ``mean(a) - mean(b)``, with Welch's interval: Student's t with
+    Welch-Satterthwaite degrees of freedom, so three runs a side give a wide interval. With fewer than two
+    values on a side the spread is not measured and the interval is unbounded.
+
+    Returns ``difference``, ``low``, ``high``, ``df``, ``n_a`` and ``n_b``.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"parameter 'confidence' must be in (0, 1), got {confidence!r}")
+    # float64 from the start: a list of Python floats would otherwise pass through float32
+    a = torch.as_tensor(a, dtype=torch.float64).reshape(-1)
+    b = torch.as_tensor(b, dtype=torch.float64).reshape(-1)
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError(f"a and b need at least one value each, got {len(a)} and {len(b)}")
+    diff = float(a.mean() - b.mean())
+    out = {"difference": diff, "n_a": len(a), "n_b": len(b)}
+    if len(a) < 2 or len(b) < 2:
+        return {**out, "low": -math.inf, "high": math.inf, "df": 0.0}
+    va, vb = float(a.var(unbiased=True)) / len(a), float(b.var(unbiased=True)) / len(b)
+    if va + vb == 0.0:  # every run gave the same value: the difference is exact
+        return {**out, "low": diff, "high": diff, "df": math.inf}
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(student_t.ppf(0.5 + confidence / 2, df)) * math.sqrt(va + vb)
     return {**out, "low": diff - half, "high": diff + half, "df": df}
 
 

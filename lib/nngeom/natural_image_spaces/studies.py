@@ -1,0 +1,158 @@
+"""Table 1 of the paper as a study: retrain a network from scratch on unions of subgroups of the training
+set, without and with the extra noise class, several runs each, and collect Table 1's columns.
+
+:func:`table1_training_sets` names the paper's 13 training sets (the four unions ``S^p_{lc|hc} ∪ S^p_{li|hi}``
+for each ``p``, and the whole set ``S^1``); :func:`retrain_on_subsets` trains and evaluates every (set,
+noise, run) and keeps each result in its own small file, written atomically, so an interrupted study
+resumes where it stopped; :func:`table1_summary` averages the runs into the table.
+
+Example:
+    >>> sets = table1_training_sets(rank_samples(train_probabilities, y_train), percents=(25, 50))
+    >>> rows = retrain_on_subsets(lambda n_out: make_net(n_out), (x_train, y_train), (x_test, y_test),
+    ...                           sets, n_classes=10, runs=5, epochs=6, batch_size=128, lr=1e-3)
+    >>> table1_summary(rows)  # one row per (set, noise): A, sigma_A, P_c, P_i, P_g, N
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from nngeom.core.io import atomic_write_json
+from nngeom.core.training import train_classifier
+from nngeom.core.validation import check_positive_int
+from nngeom.natural_image_spaces.subgroups import NoiseClass, Ranking, subgroup, table1_metrics
+
+__all__ = ["ALL_SET", "TABLE1_UNIONS", "table1_training_sets", "retrain_on_subsets", "table1_summary"]
+
+#: The four unions of each percentage, in the paper's row order: (correct part, misclassified part).
+TABLE1_UNIONS = (("lc", "li"), ("lc", "hi"), ("hc", "li"), ("hc", "hi"))
+#: The name of the whole training set's row.
+ALL_SET = "S^1 (all)"
+
+
+def table1_training_sets(ranking: Ranking, percents: Sequence[float] = (25, 50, 75)) -> dict[str, Tensor]:
+    """The training sets of Table 1 in the paper's order: for each ``p`` of ``percents`` the unions
+    ``S^p_a ∪ S^p_b`` of :data:`TABLE1_UNIONS` (see :func:`nngeom.natural_image_spaces.subgroups.subgroup`),
+    then :data:`ALL_SET`, every ranked sample. Name -> indices into the ranked set (sorted)."""
+    if not percents:
+        raise ValueError("parameter 'percents' must name at least one percentage")
+    sets: dict[str, Tensor] = {}
+    for p in percents:
+        for a, b in TABLE1_UNIONS:
+            idx = torch.cat([subgroup(ranking, a, p), subgroup(ranking, b, p)])
+            sets[f"S_{a}^{p:g} ∪ S_{b}^{p:g}"] = torch.sort(idx).values
+    sets[ALL_SET] = torch.arange(len(ranking.correct))
+    return sets
+
+
+def _probabilities(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
+    dev = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([torch.softmax(model(x[i : i + batch_size].to(dev)).float(), 1).cpu()
+                          for i in range(0, len(x), batch_size)])  # fmt: skip
+
+
+def retrain_on_subsets(
+    build_model: Callable[[int], nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    sets: dict[str, Tensor],
+    *,
+    n_classes: int,
+    runs: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    noise: Sequence[bool] = (False, True),
+    noise_ratio: int = 5,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    seed: int = 0,
+    device: torch.device | None = None,
+    cache_dir: Path | None = None,
+    recipe: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train a fresh network on each training set of ``sets`` (name -> indices into ``train``), for each
+    ``noise`` setting and each of ``runs`` runs, and measure Table 1's columns on ``test``.
+
+    ``build_model(n_outputs)`` returns a new untrained network (``n_classes`` outputs, or ``n_classes + 1``
+    with the noise class, whose label is ``n_classes``); run ``r`` seeds it, and the batch order, with
+    ``seed + r``. With noise every batch gets ``noise_ratio`` times as many uniform-noise images in
+    ``value_range`` (:class:`nngeom.natural_image_spaces.subgroups.NoiseClass`). Training is
+    :func:`nngeom.core.training.train_classifier` with Adam for ``epochs`` epochs.
+
+    ``cache_dir``: where each result is kept (one JSON file per set, noise and run, written atomically), under
+    a key of the training recipe and ``recipe`` (what else determines the result: the base model, the data);
+    results already there are read instead of recomputed.
+
+    Returns one record per (set, noise, run): ``training_set``, ``noise``, ``run``, ``n_train`` and the
+    columns of :func:`nngeom.natural_image_spaces.subgroups.table1_metrics` (shares in [0, 1]).
+    """
+    check_positive_int("runs", runs)
+    check_positive_int("n_classes", n_classes)
+    x, y = train
+    n = len(y)
+    for name, idx in sets.items():
+        if len(idx) == 0 or int(idx.min()) < 0 or int(idx.max()) >= n:
+            raise ValueError(f"parameter 'sets': {name!r} must be non-empty indices into the {n} training samples")
+    key = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "noise_ratio": noise_ratio,
+           "value_range": list(value_range), "seed": seed, "n_classes": n_classes, **(recipe or {})}  # fmt: skip
+    folder = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        folder = Path(cache_dir) / f"table1-{digest}"
+    jobs = [(name, with_noise, r) for name in sets for with_noise in noise for r in range(runs)]
+    records = []
+    for name, with_noise, r in tqdm(jobs, desc="retraining on subsets", disable=not progress):
+        idx = sets[name]
+        slug = hashlib.sha256(f"{name}|{idx.tolist()}".encode()).hexdigest()[:12]
+        path = folder / f"{slug}-{'noise' if with_noise else 'plain'}-run{r}.json" if folder else None
+        if path is not None and path.is_file():
+            records.append(json.loads(path.read_text()))
+            continue
+        torch.manual_seed(seed + r)
+        model = build_model(n_classes + int(with_noise))
+        if device is not None:
+            model = model.to(device)
+        transform = NoiseClass(label=n_classes, ratio=noise_ratio, value_range=value_range) if with_noise else None
+        train_classifier(model, (x[idx], y[idx]), test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r,
+                         device=device, progress=False, batch_transform=transform)  # fmt: skip
+        m = table1_metrics(_probabilities(model, test[0]), test[1], noise_label=n_classes if with_noise else None)
+        rec = {"training_set": name, "noise": with_noise, "run": r, "n_train": len(idx), **m}
+        if path is not None:
+            atomic_write_json(path, rec)
+        records.append(rec)
+    return records
+
+
+def table1_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Average :func:`retrain_on_subsets` records over the runs, per (set, noise), in their first-seen order:
+    ``A``, ``sigma_A`` (standard deviation over the runs), ``P_c``, ``P_i``, ``P_g`` in %, ``N`` the mean count,
+    ``runs``, ``n_train``. A mean over runs skips a run's NaN (a run with no misclassified test sample has no
+    ``P_i``)."""
+    groups: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault((rec["training_set"], bool(rec["noise"])), []).append(rec)
+
+    def mean(recs: list[dict[str, Any]], col: str) -> float:
+        v = [r[col] for r in recs if not math.isnan(r[col])]
+        return sum(v) / len(v) if v else math.nan
+
+    out = []
+    for (name, with_noise), recs in groups.items():
+        acc = torch.tensor([r["A"] for r in recs], dtype=torch.float64)
+        out.append({"training_set": name, "noise": with_noise, "runs": len(recs), "n_train": recs[0]["n_train"],
+                    "A": 100 * float(acc.mean()), "sigma_A": 100 * float(acc.std(unbiased=True)) if len(acc) > 1
+                    else math.nan, "P_c": 100 * mean(recs, "P_c"), "P_i": 100 * mean(recs, "P_i"),
+                    "P_g": 100 * mean(recs, "P_g"), "N": mean(recs, "N")})  # fmt: skip
+    return out
