@@ -205,3 +205,37 @@ def test_table1_summary_averages_the_runs():
     (row,) = table1_summary(recs)
     assert row["A"] == pytest.approx(60.0) and row["sigma_A"] == pytest.approx(100 * math.sqrt(0.02))
     assert row["P_i"] == pytest.approx(60.0) and row["runs"] == 2 and row["n_train"] == 10
+
+
+def test_recorded_training_keeps_its_statistics_and_reads_them_back(tmp_path, monkeypatch):
+    import nngeom.natural_image_spaces.studies as studies
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 1, 4, 4, generator=g)
+    y = (x.flatten(1).mean(1) > 0.5).long()
+    test = (x[:10], y[:10])
+    keep = torch.arange(5, 30)
+
+    def build():
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+
+    path = tmp_path / "run.pt"
+    run = studies.recorded_training(build, (x, y), test, epochs=3, batch_size=8, lr=1e-2, keep=keep,
+                                    cache_path=path, progress=False)  # fmt: skip
+    assert run.train.predicted.shape == (3, 25) and run.test.predicted.shape == (3, 10)
+    assert torch.equal(run.train.labels, y[keep]) and torch.equal(run.kept, keep)
+    assert bool((run.train.predicted >= 0).all())  # every kept sample is seen every epoch
+    assert path.is_file() and not list(tmp_path.glob(".*part*"))
+    monkeypatch.setattr(studies, "train_classifier", lambda *a, **k: pytest.fail("trained a cached run"))
+    again = studies.recorded_training(build, (x, y), test, epochs=3, batch_size=8, lr=1e-2, keep=keep, cache_path=path)
+    assert torch.equal(again.test.predicted, run.test.predicted) and torch.equal(again.kept, keep)
+    assert torch.equal(again.train.confidence, run.train.confidence)
+
+
+def test_overfitting_drop_is_the_fall_from_the_best_epoch():
+    from nngeom.natural_image_spaces.studies import overfitting_drop
+
+    assert overfitting_drop(torch.tensor([0.5, 0.8, 0.7])) == pytest.approx(0.1)
+    assert overfitting_drop(torch.tensor([0.5, 0.6, 0.7])) == 0.0
+    with pytest.raises(ValueError, match="'curve'"):
+        overfitting_drop(torch.tensor([]))

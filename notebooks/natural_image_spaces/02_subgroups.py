@@ -59,44 +59,28 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom.book.notebook import start_page
-from nngeom.book.pages import cifar_or_stand_in
+from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_scale, reference, verdict_markdown
-from nngeom.core import data, models, stats, zoo
-from nngeom.core.validation import check_choice, check_nonnegative_int, check_positive, check_positive_int
+from nngeom.core import stats, zoo
+from nngeom.core.validation import check_positive, check_positive_int
 from nngeom.natural_image_spaces.studies import ALL_SET, retrain_on_subsets, table1_summary, table1_training_sets
 from nngeom.natural_image_spaces.subgroups import rank_samples
 
 for _name in ("runs", "epochs", "batch_size", "noise_ratio"):
     check_positive_int(_name, globals()[_name])
-for _name in ("ranked_limit", "test_limit"):
-    check_nonnegative_int(_name, globals()[_name])
 check_positive("lr", lr)
 check_positive("margin", margin)
-check_choice("model_width", model_width, [8, 64])
 if not percents or any(not 0 < p < 100 for p in percents) or list(percents) != sorted(set(percents)):
     raise ValueError(f"parameter 'percents' must be increasing percentages in (0, 100), got {percents!r}")
 if not 0 < alpha < 0.5:
     raise ValueError(f"parameter 'alpha' must lie in (0, 0.5), got {alpha!r}")
-dataset, shown = cifar_or_stand_in(dataset)
-stand_in = dataset != "cifar10"
-dev, metrics = start_page("notebooks/natural_image_spaces/02_subgroups", profile, metrics_path, seed=seed,
-                          device=device, data=shown)
-model_name = "cifar10-allconv" if not stand_in else f"fashion-allconv{'-w8' if model_width == 8 else ''}"
-base = zoo.load(model_name, profile=profile, device=dev)
-spec = zoo.spec(model_name, profile)
-x_train, y_train = data.tensors(dataset, "train", limit=ranked_limit or None)
-x_test, y_test = data.tensors(dataset, "test", limit=test_limit or None)
-classes = data.class_names(dataset)
-
-
-def label(text):
-    """A caption, marked on the stand-in."""
-    return f"Fashion-MNIST stand-in: {text}" if stand_in else text
-
-
+nis = open_natural_image_page("notebooks/natural_image_spaces/02_subgroups", profile, metrics_path, seed=seed,
+                              device=device, dataset=dataset, model_width=model_width, train_limit=ranked_limit,
+                              test_limit=test_limit)
+metrics, dev, spec, label = nis.metrics, nis.device, nis.spec, nis.label
+x_train, y_train, x_test, y_test = nis.x_train, nis.y_train, nis.x_test, nis.y_test
+base = zoo.load(nis.model_name, profile=profile, device=dev)
 metrics.value("paper_runs", paper_scale("NIS-T1")["runs"])
-metrics.value("dataset", dataset)
 metrics.value("runs", runs)
 metrics.value("base_test_accuracy", 100 * base.nngeom_meta["test_accuracy"]);
 
@@ -129,8 +113,8 @@ display(Markdown(f"- **base network**: {zoo.describe(base)}\n- **ranked**: {len(
 # %%
 metrics.value("noise_ratio", noise_ratio)
 records = retrain_on_subsets(
-    lambda n_out: models.build(spec.arch, **{**spec.arch_kwargs, "n_classes": n_out}),
-    (x_train, y_train), (x_test, y_test), sets, n_classes=len(classes), runs=runs, epochs=epochs,
+    nis.build,
+    (x_train, y_train), (x_test, y_test), sets, n_classes=len(nis.classes), runs=runs, epochs=epochs,
     batch_size=batch_size, lr=lr, noise_ratio=noise_ratio, value_range=spec.value_range, seed=seed, device=dev,
     cache_dir=zoo.entry_dir(spec) / "table1", recipe={"base": spec.key(), "ranked": len(y_train), "test": len(y_test)})
 summary = pd.DataFrame(table1_summary(records))
@@ -275,9 +259,8 @@ metrics.claim("NIS-T1", "noise_more_decisive",
 
 # %%
 gaps_t1 = [] if ranked_limit == 0 else [f"ranked and retrained on the first {len(y_train):,} training images"]
-metrics.item("NIS-T1", "Fashion-MNIST" if stand_in else "CIFAR-10", scale={"runs": runs}, gaps=gaps_t1,
-             note=("Fashion-MNIST stand-in for CIFAR-10; " if stand_in else "") + f"{zoo.describe(base)}; "
-                  f"{len(percents)} sizes p, {epochs} epochs per retraining")
+metrics.item("NIS-T1", nis.data_name(), scale={"runs": runs}, gaps=gaps_t1,
+             note=nis.note(f"{zoo.describe(base)}; {len(percents)} sizes p, {epochs} epochs per retraining"))
 display(verdict_markdown(metrics.verdicts))
 
 # %% [markdown]

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from nngeom.book.notebook import start_page
 from nngeom.book.report import Metrics
-from nngeom.core import data, zoo
+from nngeom.core import data, models, zoo
 from nngeom.core.io import atomic_write_bytes
 from nngeom.core.validation import check_choice, check_nonnegative_int
 from nngeom.feature_space.flips import features, split_last_linear
@@ -28,6 +28,8 @@ __all__ = [
     "FEATURE_SPACE_DATA",
     "FeatureSpaceSetting",
     "open_feature_space_page",
+    "NaturalImageSetting",
+    "open_natural_image_page",
 ]
 
 
@@ -190,3 +192,75 @@ def open_feature_space_page(
     return FeatureSpaceSetting(cache, dev, metrics, model, dataset, name, data.class_names(dataset), x_train, y_train,
                                x_test, y_test, f_train, f_test, last.weight.detach().cpu(),
                                last.bias.detach().cpu())  # fmt: skip
+
+
+@dataclass
+class NaturalImageSetting:
+    """What :func:`open_natural_image_page` loaded for a natural-image-spaces page."""
+
+    device: torch.device
+    metrics: Metrics
+    dataset: str  # "cifar10" or "fashion-mnist"
+    model_name: str  # the zoo's all-convolutional net for this data set and width
+    spec: zoo.ModelSpec
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    classes: list[str]
+
+    @property
+    def stand_in(self) -> bool:
+        """The page runs on Fashion-MNIST in place of the paper's CIFAR-10."""
+        return self.dataset != "cifar10"
+
+    def label(self, text: str) -> str:
+        """``text`` prefixed with "Fashion-MNIST stand-in: " on the stand-in (captions, table titles)."""
+        return f"Fashion-MNIST stand-in: {text}" if self.stand_in else text
+
+    def data_name(self) -> str:
+        """The data set as :meth:`nngeom.book.report.Metrics.item` names it."""
+        return "Fashion-MNIST" if self.stand_in else "CIFAR-10"
+
+    def note(self, text: str) -> str:
+        """An item's note, saying so on the stand-in."""
+        return ("Fashion-MNIST stand-in for CIFAR-10 (absent here); " if self.stand_in else "") + text
+
+    def build(self, n_classes: int | None = None) -> nn.Module:
+        """A fresh, untrained network of the page's architecture (``n_classes`` outputs, default the spec's)."""
+        kwargs = dict(self.spec.arch_kwargs)
+        if n_classes is not None:
+            kwargs["n_classes"] = n_classes
+        return models.build(self.spec.arch, **kwargs)
+
+
+def open_natural_image_page(
+    key: str,
+    profile: str,
+    metrics_path: str,
+    *,
+    seed: int,
+    device: str,
+    dataset: str = "auto",
+    model_width: int = 8,
+    train_limit: int = 0,
+    test_limit: int = 0,
+) -> NaturalImageSetting:
+    """The opening of a natural-image-spaces page: the data set (:func:`cifar_or_stand_in`), the zoo's
+    all-convolutional net of the paper's Table 2 for it (64 base filters on CIFAR-10; 8 or 64 on the
+    Fashion-MNIST stand-in, ``model_width``), and the first ``train_limit`` / ``test_limit`` training and test
+    images (0 for all). Nothing is trained here: a page loads the model or builds fresh ones."""
+    check_choice("model_width", model_width, [8, 64])
+    check_nonnegative_int("train_limit", train_limit)
+    check_nonnegative_int("test_limit", test_limit)
+    dataset, shown = cifar_or_stand_in(dataset)
+    dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data=shown)
+    if dataset == "cifar10":
+        model_name = "cifar10-allconv"
+    else:
+        model_name = "fashion-allconv-w8" if model_width == 8 else "fashion-allconv"
+    x_train, y_train = data.tensors(dataset, "train", limit=train_limit or None)
+    x_test, y_test = data.tensors(dataset, "test", limit=test_limit or None)
+    metrics.value("dataset", dataset)
+    return NaturalImageSetting(dev, metrics, dataset, model_name, zoo.spec(model_name, profile), x_train, y_train,
+                               x_test, y_test, data.class_names(dataset))  # fmt: skip

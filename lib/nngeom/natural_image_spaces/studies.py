@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,22 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from nngeom.core.io import atomic_write_json
+from nngeom.core.io import atomic_path, atomic_write_json
 from nngeom.core.training import train_classifier
 from nngeom.core.validation import check_positive_int
+from nngeom.natural_image_spaces.statistics import SampleRecorder, SampleStatistics
 from nngeom.natural_image_spaces.subgroups import NoiseClass, Ranking, subgroup, table1_metrics
 
-__all__ = ["ALL_SET", "TABLE1_UNIONS", "table1_training_sets", "retrain_on_subsets", "table1_summary"]
+__all__ = [
+    "ALL_SET",
+    "TABLE1_UNIONS",
+    "table1_training_sets",
+    "retrain_on_subsets",
+    "table1_summary",
+    "RecordedRun",
+    "recorded_training",
+    "overfitting_drop",
+]
 
 #: The four unions of each percentage, in the paper's row order: (correct part, misclassified part).
 TABLE1_UNIONS = (("lc", "li"), ("lc", "hi"), ("hc", "li"), ("hc", "hi"))
@@ -156,3 +167,65 @@ def table1_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     else math.nan, "P_c": 100 * mean(recs, "P_c"), "P_i": 100 * mean(recs, "P_i"),
                     "P_g": 100 * mean(recs, "P_g"), "N": mean(recs, "N")})  # fmt: skip
     return out
+
+
+@dataclass
+class RecordedRun:
+    """Result of :func:`recorded_training`: the per-sample statistics of one training run."""
+
+    train: SampleStatistics  # the training samples it was trained on (``keep``), in that order
+    test: SampleStatistics  # the test set, evaluated after every epoch
+    kept: Tensor  # [n] indices into the full training set of the samples trained on
+
+
+def recorded_training(
+    build_model: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    keep: Tensor | None = None,
+    seed: int = 0,
+    device: torch.device | None = None,
+    cache_path: Path | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> RecordedRun:
+    """Train ``build_model()`` (seeded with ``seed``) on the training samples ``keep`` (all if ``None``) for
+    ``epochs`` epochs with Adam, recording every training sample at every epoch and the test set after
+    every epoch (:class:`nngeom.natural_image_spaces.statistics.SampleRecorder`): the test-accuracy curve
+    and the illusive samples of NIS-F2 come from one run.
+
+    ``cache_path``: a file (``.pt``) holding the statistics, written atomically after the run and read
+    instead of training when it exists; the caller's path must name everything that determines the run.
+    """
+    check_positive_int("epochs", epochs)
+    x, y = train
+    kept = torch.arange(len(y)) if keep is None else torch.as_tensor(keep).long()
+    if cache_path is not None and Path(cache_path).is_file():
+        saved = torch.load(cache_path, weights_only=False)
+        return RecordedRun(SampleStatistics(**saved["train"]), SampleStatistics(**saved["test"]), saved["kept"])
+    torch.manual_seed(seed)
+    model = build_model()
+    if device is not None:
+        model = model.to(device)
+    recorder = SampleRecorder(y[kept], epochs, test=test)
+    train_classifier(model, (x[kept], y[kept]), test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                     device=device, progress=progress, desc=desc, observe=recorder.observe,
+                     after_epoch=recorder.after_epoch)  # fmt: skip
+    run = RecordedRun(recorder.train(), recorder.test(), kept)
+    if cache_path is not None:
+        with atomic_path(cache_path) as tmp:
+            torch.save({"train": vars(run.train), "test": vars(run.test), "kept": kept}, tmp)
+    return run
+
+
+def overfitting_drop(curve: Tensor) -> float:
+    """How far a test-accuracy curve ``[E]`` ends below its best epoch: ``max(curve) - curve[-1]`` (0 for a
+    curve that ends at its best). The paper's over-fitting is a test accuracy that falls late in training."""
+    curve = torch.as_tensor(curve, dtype=torch.float64)
+    if curve.ndim != 1 or len(curve) == 0:
+        raise ValueError(f"parameter 'curve' must be a non-empty 1-D tensor, got shape {tuple(curve.shape)}")
+    return float(curve.max() - curve[-1])
