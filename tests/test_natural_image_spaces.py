@@ -230,6 +230,15 @@ def test_recorded_training_keeps_its_statistics_and_reads_them_back(tmp_path, mo
     again = studies.recorded_training(build, (x, y), test, epochs=3, batch_size=8, lr=1e-2, keep=keep, cache_path=path)
     assert torch.equal(again.test.predicted, run.test.predicted) and torch.equal(again.kept, keep)
     assert torch.equal(again.train.confidence, run.train.confidence)
+    # the trained network comes back too, with the same weights
+    assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), run.model.state_dict().values()))
+    monkeypatch.undo()
+    # with and without the illusive samples: the second run leaves out what the first kept misclassifying
+    regular, cleaned = studies.with_and_without_illusive(build, (x, y), test, threshold=0.5, epochs=3, batch_size=8,
+                                                         lr=1e-2, cache_dir=tmp_path / "pair")  # fmt: skip
+    dropped = regular.train.illusive(0.5)
+    assert torch.equal(cleaned.kept, torch.nonzero(~dropped).squeeze(1))
+    assert sorted(p.name for p in (tmp_path / "pair").iterdir()) == ["regular-run0.pt", "without-t0.5-run0.pt"]
 
 
 def test_overfitting_drop_is_the_fall_from_the_best_epoch():

@@ -56,9 +56,9 @@ from matplotlib.ticker import MaxNLocator
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import verdict_markdown
-from nngeom.core import stats, zoo
+from nngeom.core import stats
 from nngeom.core.validation import check_positive, check_positive_int
-from nngeom.natural_image_spaces.studies import overfitting_drop, recorded_training
+from nngeom.natural_image_spaces.studies import overfitting_drop, with_and_without_illusive
 
 for _name in ("epochs", "runs", "batch_size"):
     check_positive_int(_name, globals()[_name])
@@ -72,7 +72,7 @@ nis = open_natural_image_page("notebooks/natural_image_spaces/03_illusive_sample
                               test_limit=test_limit)
 metrics, dev, label, build = nis.metrics, nis.device, nis.label, nis.build  # fresh nets of the zoo's architecture
 x_train, y_train, x_test, y_test = nis.x_train, nis.y_train, nis.x_test, nis.y_test
-cache = zoo.cache_dir() / "nis-illusive" / f"{nis.dataset}-w{model_width}-n{len(y_train)}-t{len(y_test)}-e{epochs}-b{batch_size}-lr{lr:g}"
+cache = nis.illusive_cache(epochs, batch_size, lr)
 for _name in ("runs", "epochs", "illusive_threshold"):
     metrics.value(_name, globals()[_name])
 
@@ -85,14 +85,10 @@ curves = {"regular": [], "without illusive training samples": [],
           "without illusive training samples, on the other test samples": []}
 shares = []
 for r in range(runs):
-    common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev)
-    regular = recorded_training(build, (x_train, y_train), (x_test, y_test), **common,
-                                cache_path=cache / f"regular-run{r}.pt", desc=f"regular run {r}")
-    illusive = regular.train.illusive(illusive_threshold)
-    illusive_test = regular.test.illusive(illusive_threshold)
-    kept = torch.nonzero(~illusive).squeeze(1)
-    cleaned = recorded_training(build, (x_train, y_train), (x_test, y_test), keep=kept, **common,
-                                cache_path=cache / f"without-t{illusive_threshold:g}-run{r}.pt", desc=f"without, run {r}")
+    regular, cleaned = with_and_without_illusive(build, (x_train, y_train), (x_test, y_test),
+                                                 threshold=illusive_threshold, epochs=epochs, batch_size=batch_size,
+                                                 lr=lr, seed=seed + r, device=dev, cache_dir=cache)
+    illusive, illusive_test = regular.train.illusive(illusive_threshold), regular.test.illusive(illusive_threshold)
     curves["regular"].append(100 * regular.test.accuracy())
     curves["without illusive training samples"].append(100 * cleaned.test.accuracy())
     curves["without illusive training samples, on the other test samples"].append(

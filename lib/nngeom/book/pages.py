@@ -226,6 +226,14 @@ class NaturalImageSetting:
         """An item's note, saying so on the stand-in."""
         return ("Fashion-MNIST stand-in for CIFAR-10 (absent here); " if self.stand_in else "") + text
 
+    def illusive_cache(self, epochs: int, batch_size: int, lr: float) -> Path:
+        """Where the regular runs and the runs without illusive samples of this data, architecture and
+        schedule are kept (:func:`nngeom.natural_image_spaces.studies.with_and_without_illusive`), shared
+        by the pages that use them (Figure 2, Table 2)."""
+        arch = "-".join(f"{k}{v}" for k, v in sorted(self.spec.arch_kwargs.items()))
+        name = f"{self.dataset}-{self.spec.arch}-{arch}-n{len(self.y_train)}-t{len(self.y_test)}"
+        return zoo.cache_dir() / "nis-illusive" / f"{name}-e{epochs}-b{batch_size}-lr{lr:g}"
+
     def build(self, n_classes: int | None = None) -> nn.Module:
         """A fresh, untrained network of the page's architecture (``n_classes`` outputs, default the spec's)."""
         kwargs = dict(self.spec.arch_kwargs)

@@ -41,6 +41,7 @@ __all__ = [
     "table1_summary",
     "RecordedRun",
     "recorded_training",
+    "with_and_without_illusive",
     "overfitting_drop",
 ]
 
@@ -176,6 +177,7 @@ class RecordedRun:
     train: SampleStatistics  # the training samples it was trained on (``keep``), in that order
     test: SampleStatistics  # the test set, evaluated after every epoch
     kept: Tensor  # [n] indices into the full training set of the samples trained on
+    model: nn.Module  # the trained network, in eval mode
 
 
 def recorded_training(
@@ -204,22 +206,53 @@ def recorded_training(
     check_positive_int("epochs", epochs)
     x, y = train
     kept = torch.arange(len(y)) if keep is None else torch.as_tensor(keep).long()
-    if cache_path is not None and Path(cache_path).is_file():
-        saved = torch.load(cache_path, weights_only=False)
-        return RecordedRun(SampleStatistics(**saved["train"]), SampleStatistics(**saved["test"]), saved["kept"])
     torch.manual_seed(seed)
     model = build_model()
     if device is not None:
         model = model.to(device)
+    if cache_path is not None and Path(cache_path).is_file():
+        saved = torch.load(cache_path, weights_only=False, map_location="cpu")
+        model.load_state_dict(saved["state"])
+        return RecordedRun(SampleStatistics(**saved["train"]), SampleStatistics(**saved["test"]), saved["kept"],
+                           model.eval())  # fmt: skip
     recorder = SampleRecorder(y[kept], epochs, test=test)
     train_classifier(model, (x[kept], y[kept]), test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                      device=device, progress=progress, desc=desc, observe=recorder.observe,
                      after_epoch=recorder.after_epoch)  # fmt: skip
-    run = RecordedRun(recorder.train(), recorder.test(), kept)
+    run = RecordedRun(recorder.train(), recorder.test(), kept, model.eval())
     if cache_path is not None:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         with atomic_path(cache_path) as tmp:
-            torch.save({"train": vars(run.train), "test": vars(run.test), "kept": kept}, tmp)
+            torch.save({"train": vars(run.train), "test": vars(run.test), "kept": kept, "state": state}, tmp)
     return run
+
+
+def with_and_without_illusive(
+    build_model: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    *,
+    threshold: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    device: torch.device | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[RecordedRun, RecordedRun]:
+    """One regular run (:func:`recorded_training`) and one of the same network and seed without the
+    training samples the regular run misclassified in at least ``threshold`` of its epochs (the paper's
+    illusive samples, section 4.3). ``cache_dir``: where both runs are kept (``regular-run<seed>.pt``,
+    ``without-t<threshold>-run<seed>.pt``); it must name everything else that determines them."""
+    common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    path = (lambda name: Path(cache_dir) / name) if cache_dir is not None else (lambda name: None)
+    regular = recorded_training(build_model, train, test, **common, cache_path=path(f"regular-run{seed}.pt"),
+                                desc=f"regular run, seed {seed}")  # fmt: skip
+    kept = torch.nonzero(~regular.train.illusive(threshold)).squeeze(1)
+    cleaned = recorded_training(build_model, train, test, keep=kept, **common,
+                                cache_path=path(f"without-t{threshold:g}-run{seed}.pt"),
+                                desc=f"without illusive samples, seed {seed}")  # fmt: skip
+    return regular, cleaned
 
 
 def overfitting_drop(curve: Tensor) -> float:
