@@ -248,3 +248,21 @@ def test_overfitting_drop_is_the_fall_from_the_best_epoch():
     assert overfitting_drop(torch.tensor([0.5, 0.6, 0.7])) == 0.0
     with pytest.raises(ValueError, match="'curve'"):
         overfitting_drop(torch.tensor([]))
+
+
+def test_fgsm_accuracies_fall_with_eps_and_match_a_hand_attack():
+    from nngeom.natural_image_spaces.studies import fgsm_accuracies
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    x = torch.rand(50, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = net(x).argmax(1)  # every image classified correctly to start with
+    out = fgsm_accuracies(net, x, y, eps=[0.01, 0.3])
+    assert out["legitimate"] == 1.0 and out[0.3] <= out[0.01] <= 1.0 and out[0.3] < 0.5
+    # the same as one signed gradient step by hand
+    xr = x.clone().requires_grad_(True)
+    nn.functional.cross_entropy(net(xr), y).backward()
+    adv = (x + 0.3 * xr.grad.sign()).clamp(0, 1)
+    with torch.no_grad():
+        assert out[0.3] == float((net(adv).argmax(1) == y).double().mean())

@@ -52,7 +52,7 @@ from IPython.display import display
 from nngeom.book.notebook import start_page
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import stats
-from nngeom.core.validation import check_positive, check_positive_int
+from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
 from nngeom.natural_image_spaces.toy import (
     CENTER_SET,
     ENDS_SET,
@@ -69,8 +69,7 @@ for _name in ("sample_scale", "lr", "visible_gap"):
     check_positive(_name, globals()[_name])
 if runs < 2:
     raise ValueError(f"parameter 'runs' must be at least 2 (seeds are compared with each other), got {runs}")
-if not 0 < alpha < 0.5:
-    raise ValueError(f"parameter 'alpha' must lie in (0, 0.5), got {alpha!r}")
+check_in_open_interval("alpha", alpha, 0.0, 0.5)
 dev, metrics = start_page("notebooks/natural_image_spaces/01_step_function", profile, metrics_path, seed=seed,
                           device=device, data="the paper's 1-D toy: sign(x - 0.5) on [0, 1] (generated)")
 for _name in ("n_center", "n_left", "n_right"):

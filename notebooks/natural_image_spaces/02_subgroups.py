@@ -62,7 +62,7 @@ from IPython.display import Markdown, display
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_scale, reference, verdict_markdown
 from nngeom.core import stats, zoo
-from nngeom.core.validation import check_positive, check_positive_int
+from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
 from nngeom.natural_image_spaces.studies import ALL_SET, retrain_on_subsets, table1_summary, table1_training_sets
 from nngeom.natural_image_spaces.subgroups import rank_samples
 
@@ -72,8 +72,7 @@ check_positive("lr", lr)
 check_positive("margin", margin)
 if not percents or any(not 0 < p < 100 for p in percents) or list(percents) != sorted(set(percents)):
     raise ValueError(f"parameter 'percents' must be increasing percentages in (0, 100), got {percents!r}")
-if not 0 < alpha < 0.5:
-    raise ValueError(f"parameter 'alpha' must lie in (0, 0.5), got {alpha!r}")
+check_in_open_interval("alpha", alpha, 0.0, 0.5)
 nis = open_natural_image_page("notebooks/natural_image_spaces/02_subgroups", profile, metrics_path, seed=seed,
                               device=device, dataset=dataset, model_width=model_width, train_limit=ranked_limit,
                               test_limit=test_limit)

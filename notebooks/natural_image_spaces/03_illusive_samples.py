@@ -57,7 +57,7 @@ from matplotlib.ticker import MaxNLocator
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import verdict_markdown
 from nngeom.core import stats
-from nngeom.core.validation import check_positive, check_positive_int
+from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
 from nngeom.natural_image_spaces.studies import overfitting_drop, with_and_without_illusive
 
 for _name in ("epochs", "runs", "batch_size"):
@@ -65,8 +65,7 @@ for _name in ("epochs", "runs", "batch_size"):
 check_positive("lr", lr)
 if not 0 < illusive_threshold <= 1:
     raise ValueError(f"parameter 'illusive_threshold' must lie in (0, 1], got {illusive_threshold!r}")
-if not 0 < alpha < 0.5:
-    raise ValueError(f"parameter 'alpha' must lie in (0, 0.5), got {alpha!r}")
+check_in_open_interval("alpha", alpha, 0.0, 0.5)
 nis = open_natural_image_page("notebooks/natural_image_spaces/03_illusive_samples", profile, metrics_path, seed=seed,
                               device=device, dataset=dataset, model_width=model_width, train_limit=train_limit,
                               test_limit=test_limit)

@@ -43,6 +43,7 @@ __all__ = [
     "recorded_training",
     "with_and_without_illusive",
     "overfitting_drop",
+    "fgsm_accuracies",
 ]
 
 #: The four unions of each percentage, in the paper's row order: (correct part, misclassified part).
@@ -262,3 +263,18 @@ def overfitting_drop(curve: Tensor) -> float:
     if curve.ndim != 1 or len(curve) == 0:
         raise ValueError(f"parameter 'curve' must be a non-empty 1-D tensor, got shape {tuple(curve.shape)}")
     return float(curve.max() - curve[-1])
+
+
+def fgsm_accuracies(model: nn.Module, x: Tensor, y: Tensor, eps: Sequence[float], batch_size: int = 256) -> dict:
+    """Table 2's columns for one network: the accuracy on the legitimate images ``x [N, ...]`` (labels
+    ``y``) and on their FGSM adversarials at each max-norm ``eps`` (:class:`nngeom.core.attacks.FGSM`,
+    untargeted, from the true labels, in the box [0, 1]), as shares: ``{"legitimate": a, 0.3: a_0.3, ...}``."""
+    from nngeom.core.attacks import FGSM, succeeded
+
+    def accuracy(images: Tensor) -> float:  # "targeted success" at the true label: classified correctly
+        return float(succeeded(model, images, y, targeted=True).double().mean())
+
+    out: dict = {"legitimate": accuracy(x)}
+    for e in eps:
+        out[float(e)] = accuracy(FGSM(model, eps=float(e), batch_size=batch_size)(x, y))
+    return out
