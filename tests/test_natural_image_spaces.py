@@ -266,3 +266,30 @@ def test_fgsm_accuracies_fall_with_eps_and_match_a_hand_attack():
     adv = (x + 0.3 * xr.grad.sign()).clamp(0, 1)
     with torch.no_grad():
         assert out[0.3] == float((net(adv).argmax(1) == y).double().mean())
+
+
+def test_confusion_slices_relabel_the_top_confusions_and_map_back():
+    from nngeom.natural_image_spaces.studies import confusion_slices
+
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    # four epochs; sample 1 (class 0) always taken for 2, sample 3 (class 1) always for 0, sample 5 (class 2)
+    # once for 1; the others right
+    predicted = torch.tensor([[0, 2, 1, 0, 2, 2], [0, 2, 1, 0, 2, 1], [0, 2, 1, 0, 2, 2], [0, 2, 1, 0, 2, 2]])
+    s = SampleStatistics(labels, predicted, torch.ones(4, 6), torch.ones(4, 6))
+    out = confusion_slices(s, n_classes=3, threshold=0.75, top=2)
+    assert out.cells == [(0, 2), (1, 0)]  # 4 each; (2, 1) has 1
+    assert out.labels.tolist() == [0, 3, 1, 4, 2, 2] and out.relabelled.tolist() == [0, 1, 0, 1, 0, 0]
+    assert out.lookup.tolist() == [0, 1, 2, 0, 1]
+    assert out.original(torch.tensor([3, 4, 2])).tolist() == [0, 1, 2]
+    # one cell only: the second illusive sample keeps its label
+    assert confusion_slices(s, 3, 0.75, top=1).labels.tolist() == [0, 3, 1, 1, 2, 2]
+
+
+def test_less_overfitting_needs_overfitting_to_weaken():
+    from nngeom.natural_image_spaces.studies import less_overfitting
+
+    assert less_overfitting(torch.tensor([2.0, 2.5, 3.0]), torch.tensor([0.1, 0.2, 0.0])).holds is True
+    assert less_overfitting(torch.tensor([0.1, 0.2, 0.0]), torch.tensor([2.0, 2.5, 3.0])).holds is False
+    assert less_overfitting(torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.2])).holds is None  # too close to tell
+    none = less_overfitting(torch.zeros(3), torch.zeros(3), what="regular runs")
+    assert none.holds is None and "regular runs" in none.test

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from nngeom.core.io import atomic_path, atomic_write_json
+from nngeom.core.stats import Decision, interval_above, run_mean_difference
 from nngeom.core.training import train_classifier
 from nngeom.core.validation import check_positive_int
 from nngeom.natural_image_spaces.statistics import SampleRecorder, SampleStatistics
@@ -43,7 +44,10 @@ __all__ = [
     "recorded_training",
     "with_and_without_illusive",
     "overfitting_drop",
+    "less_overfitting",
     "fgsm_accuracies",
+    "ConfusionSlices",
+    "confusion_slices",
 ]
 
 #: The four unions of each percentage, in the paper's row order: (correct part, misclassified part).
@@ -265,6 +269,20 @@ def overfitting_drop(curve: Tensor) -> float:
     return float(curve.max() - curve[-1])
 
 
+def less_overfitting(before: Tensor, after: Tensor, alpha: float = 0.05, what: str = "") -> Decision:
+    """Is over-fitting weaker ``after`` a change than ``before`` it? Both are per-run falls from the best
+    epoch (:func:`overfitting_drop`). Welch's interval of ``mean(before) - mean(after)``
+    (:func:`nngeom.core.stats.run_mean_difference`) at level ``alpha``: holds above 0, fails below 0. Where no
+    run ``before`` fell at all there is no over-fitting to weaken, and the claim is undecided."""
+    before, after = torch.as_tensor(before, dtype=torch.float64), torch.as_tensor(after, dtype=torch.float64)
+    if float(before.max()) <= 0:
+        return Decision(None, "no run before the change fell from its best epoch" + (f" ({what})" if what else ""),
+                        criterion="undecided without over-fitting to weaken")  # fmt: skip
+    d = run_mean_difference(before, after, confidence=1 - alpha)
+    return interval_above(d["difference"], d["low"], d["high"], 0.0,
+                          f"Welch t, {1 - alpha:.2f} interval of the fall {what}".rstrip())  # fmt: skip
+
+
 def fgsm_accuracies(model: nn.Module, x: Tensor, y: Tensor, eps: Sequence[float], batch_size: int = 256) -> dict:
     """Table 2's columns for one network: the accuracy on the legitimate images ``x [N, ...]`` (labels
     ``y``) and on their FGSM adversarials at each max-norm ``eps`` (:class:`nngeom.core.attacks.FGSM`,
@@ -278,3 +296,43 @@ def fgsm_accuracies(model: nn.Module, x: Tensor, y: Tensor, eps: Sequence[float]
     for e in eps:
         out[float(e)] = accuracy(FGSM(model, eps=float(e), batch_size=batch_size)(x, y))
     return out
+
+
+@dataclass
+class ConfusionSlices:
+    """Result of :func:`confusion_slices`: training labels with the sliced-off samples relabelled."""
+
+    labels: Tensor  # [N] the new training labels: the original class, or C + k for a sample of slice k
+    lookup: Tensor  # [C + K] the class each label stands for (the identity on the first C)
+    cells: list[tuple[int, int]]  # slice k: (true class, class it is confused with), the CCM's top cells
+    relabelled: Tensor  # [N] bool: the samples given a new label
+
+    def original(self, predicted: Tensor) -> Tensor:
+        """Map a network's labels (any shape, values in ``[0, C + K)``) back to the original classes."""
+        return self.lookup[torch.as_tensor(predicted).long()]
+
+
+def confusion_slices(stats: SampleStatistics, n_classes: int, threshold: float, top: int) -> ConfusionSlices:
+    """The relabelling of the paper's last proof of concept (section 4.3): an illusive training sample
+    (misclassified in at least ``threshold`` of the epochs of ``stats``) whose usual wrong class, with its
+    true class, is one of the ``top`` largest off-diagonal cells of the cumulative confusion matrix gets
+    the new label ``C + k`` of that cell ``k``; the look-up table maps it back to its true class. The paper
+    gives neither the threshold nor the number of cells."""
+    check_positive_int("top", top)
+    ccm = stats.cumulative_confusion(n_classes).clone()
+    ccm.fill_diagonal_(-1)
+    flat = torch.argsort(ccm.flatten(), descending=True, stable=True)[:top]
+    cells = [(int(i) // n_classes, int(i) % n_classes) for i in flat if ccm.flatten()[i] > 0]
+    # each sample's usual wrong class: the most frequent class it was given while misclassified
+    wrong = (stats.predicted >= 0) & ~stats.correct
+    counts = torch.zeros(len(stats.labels), n_classes, dtype=torch.long)
+    counts.scatter_add_(1, stats.predicted.clamp_min(0).T, wrong.T.long())
+    usual = counts.argmax(1)
+    illusive = stats.illusive(threshold)
+    labels = stats.labels.clone()
+    relabelled = torch.zeros(len(labels), dtype=torch.bool)
+    for k, (true, confused) in enumerate(cells):
+        hit = illusive & (stats.labels == true) & (usual == confused)
+        labels[hit], relabelled[hit] = n_classes + k, True
+    lookup = torch.cat([torch.arange(n_classes), torch.tensor([t for t, _ in cells], dtype=torch.long)])
+    return ConfusionSlices(labels, lookup, cells, relabelled)
