@@ -74,7 +74,7 @@ dev, metrics = start_page("notebooks/natural_image_spaces/01_step_function", pro
                           device=device, data="the paper's 1-D toy: sign(x - 0.5) on [0, 1] (generated)")
 for _name in ("n_center", "n_left", "n_right"):
     metrics.value(f"paper_{_name}", paper_value("NIS-F1", _name))
-for _name in ("runs", "epochs", "lr", "visible_gap"):
+for _name in ("runs", "epochs", "lr", "visible_gap", "alpha"):
     metrics.value(_name, globals()[_name])
 metrics.value("hidden_text", " → ".join(str(h) for h in hidden))
 SETS = {"centre [0.4, 0.6]": CENTER_SET, "ends [0, 0.1) and (0.9, 1)": ENDS_SET}

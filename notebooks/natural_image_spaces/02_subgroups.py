@@ -80,7 +80,8 @@ metrics, dev, spec, label = nis.metrics, nis.device, nis.spec, nis.label
 x_train, y_train, x_test, y_test = nis.x_train, nis.y_train, nis.x_test, nis.y_test
 base = zoo.load(nis.model_name, profile=profile, device=dev)
 metrics.value("paper_runs", paper_scale("NIS-T1")["runs"])
-metrics.value("runs", runs)
+for _name in ("runs", "alpha", "margin"):
+    metrics.value(_name, globals()[_name])
 metrics.value("base_test_accuracy", 100 * base.nngeom_meta["test_accuracy"]);
 
 # %% [markdown]

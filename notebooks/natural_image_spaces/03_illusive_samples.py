@@ -71,7 +71,7 @@ nis = open_natural_image_page("notebooks/natural_image_spaces/03_illusive_sample
 metrics, dev, label, build = nis.metrics, nis.device, nis.label, nis.build  # fresh nets of the zoo's architecture
 x_train, y_train, x_test, y_test = nis.x_train, nis.y_train, nis.x_test, nis.y_test
 cache = nis.illusive_cache(epochs, batch_size, lr)
-for _name in ("runs", "epochs", "illusive_threshold"):
+for _name in ("runs", "epochs", "illusive_threshold", "alpha"):
     metrics.value(_name, globals()[_name])
 
 

@@ -85,7 +85,7 @@ nis = open_natural_image_page("notebooks/natural_image_spaces/04_fgsm_robustness
                               test_limit=test_limit)
 metrics, dev, label = nis.metrics, nis.device, nis.label
 x_attack, y_attack = nis.x_test[: attack_limit or None], nis.y_test[: attack_limit or None]
-for _name in ("runs", "illusive_threshold"):
+for _name in ("runs", "illusive_threshold", "alpha", "cost_margin"):
     metrics.value(_name, globals()[_name])
 metrics.value("n_attacked", len(y_attack))
 metrics.value("paper_runs", paper_scale("NIS-T2")["runs"]);
