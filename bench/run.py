@@ -258,14 +258,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the benchmark)")
     parser.add_argument(
         "--only",
-        choices=("regions", "kernels", "feature-space"),
-        help="one section: 5 (linear regions), 6 (path kernel) or 7 (feature space); written to results-<section>.json",
+        choices=("regions", "kernels", "feature-space", "natural-image"),
+        help="one section: 5 (linear regions), 6 (path kernel), 7 (feature space) or 8 (natural-image spaces); "
+        "written to results-<section>.json",
     )
     args = parser.parse_args()
     dev = default_device()
     torch.manual_seed(0)
     if args.only:
-        rows = {"regions": _regions, "kernels": _kernels, "feature-space": _feature_space}[args.only](args.quick)
+        rows = {"regions": _regions, "kernels": _kernels, "feature-space": _feature_space,
+                "natural-image": _natural_image}[args.only](args.quick)  # fmt: skip
         return _report(rows, dev, args.quick, f"results-{args.only}.json")
     n_points = 16 if args.quick else 64
     n_samples = 200 if args.quick else 1000
@@ -411,6 +413,7 @@ def main() -> int:
     rows.extend(_regions(args.quick))
     rows.extend(_kernels(args.quick))
     rows.extend(_feature_space(args.quick))
+    rows.extend(_natural_image(args.quick))
     return _report(rows, dev, args.quick)
 
 
@@ -704,6 +707,63 @@ def _feature_space_pixels(quick: bool) -> list[dict]:
             "baseline": "the same number of raw forward + backward passes of the feature map (s)",
             "baseline_s": t_raw,
             "speedup": t_raw / t_inv,
+        },
+    ]
+
+
+def _natural_image(quick: bool) -> list[dict]:
+    """The natural-image-spaces training loop: train_classifier with the per-sample recorder
+    (SampleRecorder, every training sample at every epoch and the test set after every epoch) against the
+    same training without it, and against a plain hand-written loop (forward, loss, backward, step)."""
+    from nngeom.core.data import tensors
+    from nngeom.core.models import all_convolutional
+    from nngeom.core.training import train_classifier
+    from nngeom.natural_image_spaces.statistics import SampleRecorder
+
+    n, epochs = (1000, 1) if quick else (5000, 2)
+    x, y = tensors("fashion-mnist", "train", limit=n)
+    xt, yt = tensors("fashion-mnist", "test", limit=n // 5)
+
+    def fresh():
+        torch.manual_seed(0)
+        return all_convolutional(base_filters=8, in_channels=1, image_size=28)
+
+    def plain_loop():
+        model = fresh()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            model.train()
+            for idx in torch.randperm(n, generator=g).split(128):
+                opt.zero_grad(set_to_none=True)
+                nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+
+    def ours(record: bool):
+        rec = SampleRecorder(y, epochs, test=(xt, yt)) if record else None
+        hooks = {"observe": rec.observe, "after_epoch": rec.after_epoch} if rec else {}
+        train_classifier(fresh(), (x, y), (xt, yt), epochs=epochs, batch_size=128, lr=1e-3, progress=False, **hooks)
+
+    t_plain = timed(plain_loop, repeat=2)
+    t_bare = timed(lambda: ours(False), repeat=2)
+    t_rec = timed(lambda: ours(True), repeat=2)
+    images = n * epochs
+    return [
+        {
+            "benchmark": f"per-sample statistics (SampleRecorder) while training the 8-filter all-conv net, {n:,} "
+            f"Fashion-MNIST images x {epochs} epochs, test set of {len(yt):,} each epoch: overhead "
+            f"{100 * (t_rec / t_bare - 1):+.1f} %",
+            "nngeom_s": t_rec,
+            "baseline": "the same train_classifier call without the recorder",
+            "baseline_s": t_bare,
+            "speedup": t_bare / t_rec,
+        },
+        {
+            "benchmark": f"train_classifier without the recorder: {images / t_bare:,.0f} images/s",
+            "nngeom_s": t_bare,
+            "baseline": "a plain loop (forward, loss, backward, step), no evaluation",
+            "baseline_s": t_plain,
+            "speedup": t_plain / t_bare,
         },
     ]
 
