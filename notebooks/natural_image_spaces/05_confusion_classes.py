@@ -25,9 +25,10 @@
 # least {glue:text}`illusive_threshold:.0%` of the regular run's epochs is illusive; the
 # {glue:text}`top_cells` largest off-diagonal CCM cells become new classes
 # ({func}`nngeom.natural_image_spaces.studies.confusion_slices`); one network with the extra outputs is
-# trained on the relabelled set and its answers are mapped back through the look-up table. (The paper
-# also trains a separate classifier for the sliced samples, to be used when a test image's illusiveness
-# is known; that needs knowledge a test image does not carry, and is not done here.)
+# trained on the relabelled set and its answers are mapped back through the look-up table. The paper
+# also trains a separate classifier on the sliced samples and uses it for the test images whose
+# illusiveness is known; illusiveness takes a label, so this is an oracle, and we report it as one, beside
+# the look-up table alone, which a deployed network could use.
 #
 # **Data.** CIFAR-10 when it is under the data root; otherwise the same study on **Fashion-MNIST as a
 # stand-in**, and then every caption and verdict says so.
@@ -101,7 +102,21 @@ def mapped_curve(slices, run):
     return 100 * (slices.original(run.test.predicted) == nis.y_test[None, :]).double().mean(1)
 
 
-curves, slice_info = {}, []
+def oracle_accuracy(regular, slices, r):
+    """The paper's test-time choice: a separate network trained on the sliced samples alone classifies the
+    test images the regular run found illusive (which takes their labels: an oracle), the regular network
+    the rest. Test accuracy in %."""
+    if not bool(slices.relabelled.any()):
+        return float("nan")
+    separate = recorded_training(nis.build, (nis.x_train, nis.y_train), test, keep=torch.nonzero(slices.relabelled)[:, 0],
+                                 epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
+                                 cache_path=nis.illusive_cache(epochs, batch_size, lr)
+                                 / f"separate-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", desc=f"separate, run {r}")
+    routed = torch.where(regular.test.illusive(illusive_threshold), separate.test.predicted[-1], regular.test.predicted[-1])
+    return 100 * float((routed == nis.y_test).double().mean())
+
+
+curves, slice_info, oracle = {}, [], []
 for r in range(runs):
     regular, _ = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), test, threshold=illusive_threshold,
                                            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
@@ -114,6 +129,8 @@ for r in range(runs):
         slices, run = sliced_run(base, step, r)
         curves.setdefault(name.replace("regular", "new classes"), []).append(mapped_curve(slices, run))
         slice_info.append({"run": r, "lr": step, "cells": len(slices.cells), "relabelled": int(slices.relabelled.sum())})
+        if base is regular:
+            oracle.append(oracle_accuracy(regular, slices, r))
 curves = {k: torch.stack(v) for k, v in curves.items()}
 info = pd.DataFrame(slice_info)
 metrics.value("relabelled_mean", float(info.relabelled.mean()))
@@ -132,17 +149,22 @@ display(summary.style.format("{:.2f}").set_caption(label(f"NIS-X1: test accuracy
 #
 # | claim | paper | test |
 # |---|---|---|
-# | about 3 points | new classes raise the test accuracy by about 3 points | per run, last-epoch accuracy with the new classes (mapped back) minus the regular run's, Welch's $t$ interval: holds if it lies above {glue:text}`gain_threshold` points, does not hold if below |
+# | about 3 points | the strategy raises the test accuracy by about 3 points | the paper's strategy (the separate network for the test images known to be illusive) against the regular run, last epochs, Welch's $t$ interval over the runs: holds if it lies above {glue:text}`gain_threshold` points, does not hold if below; the look-up table alone is reported beside it |
 # | larger learning rate | with over-fitting weakened a larger rate can be used | at lr × {glue:text}`lr_factor`, the fall from the best epoch, regular minus new classes: holds if the interval lies above 0, does not hold if below 0, undecided where the regular runs do not over-fit |
 
 # %%
-d = stats.run_mean_difference(curves["new classes"][:, -1], curves["regular"][:, -1], confidence=1 - alpha)
+lookup_gain = float(curves["new classes"][:, -1].mean() - curves["regular"][:, -1].mean())
+metrics.value("lookup_gain", lookup_gain)
+oracle = torch.tensor(oracle, dtype=torch.float64)
+d = stats.run_mean_difference(oracle, curves["regular"][:, -1], confidence=1 - alpha)
 metrics.value("gain", d["difference"])
 metrics.claim("NIS-X1", "about_3_percent",
               holds=stats.interval_above(d["difference"], d["low"], d["high"], gain_threshold,
-                                         f"Welch t, {1 - alpha:.2f} interval of the gain"),
-              evidence=f"last-epoch test accuracy {float(curves['new classes'][:, -1].mean()):.2f} % with the new classes, "
-                       f"{float(curves['regular'][:, -1].mean()):.2f} % regular (paper: about +{metrics.values['paper_gain']:g})")
+                                         f"Welch t, {1 - alpha:.2f} interval of the gain (oracle routing)"),
+              evidence=f"test accuracy {float(oracle.mean()):.2f} % with the separate network for the test images known to be "
+                       f"illusive (an oracle: it uses their labels), {float(curves['regular'][:, -1].mean()):.2f} % regular "
+                       f"(paper: about +{metrics.values['paper_gain']:g}); the look-up table alone, usable without the oracle: "
+                       f"{lookup_gain:+.2f} points")
 falls = {k: torch.tensor([overfitting_drop(x) for x in curves[k]], dtype=torch.float64)
          for k in ("regular, larger lr", "new classes, larger lr")}
 metrics.claim("NIS-X1", "larger_learning_rate",
@@ -150,9 +172,7 @@ metrics.claim("NIS-X1", "larger_learning_rate",
                                      "regular minus new classes"),
               evidence=f"at lr {lr * lr_factor:g}: fall from the best epoch {float(falls['regular, larger lr'].mean()):.2f} "
                        f"points regular, {float(falls['new classes, larger lr'].mean()):.2f} with the new classes")
-metrics.item("NIS-X1", nis.data_name(), gaps=["no separate classifier for the sliced samples (it needs the test "
-                                              "images' illusiveness)"] + ([f"{len(nis.y_train):,} training images"]
-                                                                         if train_limit else []),
+metrics.item("NIS-X1", nis.data_name(), gaps=[f"{len(nis.y_train):,} training images"] if train_limit else [],
              note=nis.note(f"all-convolutional net, {model_width} base filters, {epochs} epochs, {runs} runs"))
 display(verdict_markdown(metrics.verdicts))
 
@@ -160,9 +180,9 @@ display(verdict_markdown(metrics.verdicts))
 # ```{admonition} What we did differently
 # - **Our reading of an outline.** The paper describes the procedure in a paragraph; the threshold, the
 #   number of cells, one network with extra outputs and the look-up at its output are ours.
-# - **No oracle at test time.** The paper's separate classifier is applied when a test image's
-#   illusiveness is known, which a test image alone does not tell; we report the strategy a deployed
-#   network could use.
+# - **The oracle is named.** The paper's separate classifier is applied when a test image's
+#   illusiveness is known, which takes its label; the verdict reads that strategy, and the look-up table
+#   alone (no oracle) is reported beside it.
 # ```
 
 # %%
