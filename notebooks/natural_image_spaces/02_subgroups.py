@@ -140,8 +140,9 @@ cols = ["A", "sigma_A", "P_c", "P_i", "P_g", "N"]
 table = []
 for _, row in summary.sort_values("noise", kind="stable").iterrows():  # the paper's order: no noise, then noise
     paper = paper_rows.get((row.training_set, row.noise), {})
+    ours = {c: row[c] if c != "N" or row.noise else math.nan for c in cols}  # N: only with the noise class
     table.append({"training set": row.training_set + (" ∪ noise" if row.noise else ""), "noise": row.noise,
-                  "n": row.n_train, **{c: row[c] for c in cols}, **{f"{c} (paper)": paper.get(c, math.nan) for c in cols}})
+                  "n": row.n_train, **{k: v for c in cols for k, v in ((c, ours[c]), (f"{c} (paper)", paper.get(c, math.nan)))}})
 table = pd.DataFrame(table).set_index("training set")
 display(table.drop(columns="noise").style.format("{:.2f}", na_rep="–").format("{:,.0f}", subset=["n"]).set_caption(
     label(f"NIS-T1: retraining on subgroups, {runs} runs per row (the paper: 50); {len(y_train):,} ranked images")))

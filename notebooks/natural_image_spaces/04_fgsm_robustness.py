@@ -132,7 +132,8 @@ for n, e in [(n, e) for n in epoch_settings for e in eps_list]:
                  **{f"{c} (paper)": ref.get(k, math.nan) for c, k in
                     (("A_leg", "A_leg"), ("A_leg*", "A_leg_star"), ("A_adv", "A_adv"), ("A_adv*", "A_adv_star"))}})
 table = pd.DataFrame(rows).set_index(["n", "eps"])
-display(table.style.format("{:.2f}", na_rep="–").format("{:.0f}", subset=["paper n"]).set_caption(
+display(table.style.format("{:.2f}", na_rep="–").format("{:.0f}", subset=["paper n"]).format_index(
+    "{:g}", axis=0, level=1).set_caption(
     label(f"NIS-T2: FGSM on {len(y_attack):,} test images, {runs} runs per setting (the paper: 20); our n beside the "
           "paper's")))
 for (n, e), row in table.iterrows():
