@@ -243,6 +243,27 @@ MUTATIONS: list[Mutation] = [
             T + "test_attacks.py::test_transfer_matrix_counts_only_the_successful_adversarials",
         ),
     ),
+    Mutation(
+        "subgroup-wrong-end",
+        "lib/nngeom/natural_image_spaces/subgroups.py",
+        '    return pool[:k] if criterion in ("hc", "hi") else pool[len(pool) - k :]\n',
+        '    return pool[:k] if criterion in ("hc", "li") else pool[len(pool) - k :]\n',
+        "the low- and high-illusiveness subgroups swap ends of the ranking: every S_hi row of Table 1 trains on "
+        "the least illusive samples and every S_li row on the most illusive",
+        (
+            T + "test_natural_image_spaces.py::test_table1_training_sets_follow_the_papers_rows",
+            T + "test_natural_image_spaces.py::test_rankings_and_subgroups_have_equal_sizes_and_the_named_ends",
+        ),
+    ),
+    Mutation(
+        "confusion-lookup-to-confused-class",
+        "lib/nngeom/natural_image_spaces/studies.py",
+        "    lookup = torch.cat([torch.arange(n_classes), torch.tensor([t for t, _ in cells], dtype=torch.long)])\n",
+        "    lookup = torch.cat([torch.arange(n_classes), torch.tensor([c for _, c in cells], dtype=torch.long)])\n",
+        "the look-up table maps a new class back to the class its samples were confused with instead of their true "
+        "class, so every answer of a new class is wrong",
+        (T + "test_natural_image_spaces.py::test_confusion_slices_relabel_the_top_confusions_and_map_back",),
+    ),
 ]
 
 GUARD_PLUGIN = '''\
