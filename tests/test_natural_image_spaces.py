@@ -234,9 +234,15 @@ def test_recorded_training_keeps_its_statistics_and_reads_them_back(tmp_path, mo
     assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), run.model.state_dict().values()))
     monkeypatch.undo()
     # with and without the illusive samples: the second run leaves out what the first kept misclassifying
-    regular, cleaned = studies.with_and_without_illusive(build, (x, y), test, threshold=0.5, epochs=3, batch_size=8,
-                                                         lr=1e-2, cache_dir=tmp_path / "pair")  # fmt: skip
+    # (two well-separated classes with four training labels flipped: those four are the illusive ones)
+    labels = torch.arange(30) % 2
+    separated, flipped = x + 3 * labels[:, None, None, None], labels.clone()
+    flipped[:4] = 1 - flipped[:4]
+    regular, cleaned = studies.with_and_without_illusive(build, (separated, flipped), (separated, labels),
+                                                         threshold=0.5, epochs=10, batch_size=8, lr=1e-1,
+                                                         cache_dir=tmp_path / "pair", progress=False)  # fmt: skip
     dropped = regular.train.illusive(0.5)
+    assert bool(dropped[:4].all()) and int(dropped.sum()) < 10  # something, and not everything, is left out
     assert torch.equal(cleaned.kept, torch.nonzero(~dropped).squeeze(1))
     assert sorted(p.name for p in (tmp_path / "pair").iterdir()) == ["regular-run0.pt", "without-t0.5-run0.pt"]
 

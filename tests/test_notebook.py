@@ -142,3 +142,23 @@ def test_a_failed_page_is_recorded_and_the_workflow_goes_on(tmp_path, capsys):
 
     rows = {r["id"]: r for r in scoreboard_rows([record], "smoke")}
     assert rows["ANX-F8"]["status"] == "failed" and rows["ANX-T1"]["status"] == "not started"
+
+
+def test_progress_bars_are_stored_at_their_final_state(tmp_path):
+    # a bar's updates overwrite one line; a bar cleared on closing (leave=False) leaves nothing
+    assert notebook.terminal_text("a\nbar  0%\rbar 50%\rbar 100%\ndone\n") == "a\nbar 100%\ndone\n"
+    assert notebook.terminal_text("ab\rx\n") == "xb\n"
+    assert notebook.terminal_text("inner 10%\r          \rafter\n") == "after\n"
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="t  1%\r"),
+                    nbformat.v4.new_output("stream", name="stderr", text="t 99%\rt100%\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="x\r   \r")]  # fmt: skip
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    notebook._tidy_outputs(path)
+    outputs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stderr", "t100%\n")]

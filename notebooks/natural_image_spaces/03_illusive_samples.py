@@ -37,10 +37,10 @@ seed = 0                     # run r is seeded with seed + r (the regular run an
 device = "auto"              # "auto", "cpu" or "cuda"
 dataset = "auto"             # "auto" (CIFAR-10 if present, else the Fashion-MNIST stand-in), "cifar10", "fashion-mnist"
 model_width = 8              # base filters of the all-convolutional net: 8 (CPU) or 64 (the paper's Table 2 model)
-train_limit = 10000          # training images used (0: all)
+train_limit = 6000           # training images used (0: all)
 test_limit = 0               # test images used (0: all)
 epochs = 15                  # epochs of every run: long enough for the regular run to over-fit
-runs = 3                     # seeds (the paper shows one curve each)
+runs = 5                     # seeds (the paper shows one curve each)
 batch_size = 128             # batch size
 lr = 1e-3                    # Adam's step size
 illusive_threshold = 0.9     # a sample misclassified in at least this share of the epochs is illusive
@@ -53,6 +53,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
+from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import verdict_markdown
@@ -82,10 +83,10 @@ for _name in ("runs", "epochs", "illusive_threshold", "alpha"):
 curves = {"regular": [], "without illusive training samples": [],
           "without illusive training samples, on the other test samples": []}
 shares = []
-for r in range(runs):
+for r in tqdm(range(runs), desc="runs, with and without illusive samples"):
     regular, cleaned = with_and_without_illusive(build, (x_train, y_train), (x_test, y_test),
                                                  threshold=illusive_threshold, epochs=epochs, batch_size=batch_size,
-                                                 lr=lr, seed=seed + r, device=dev, cache_dir=cache)
+                                                 lr=lr, seed=seed + r, device=dev, cache_dir=cache, progress=False)
     illusive, illusive_test = regular.train.illusive(illusive_threshold), regular.test.illusive(illusive_threshold)
     curves["regular"].append(100 * regular.test.accuracy())
     curves["without illusive training samples"].append(100 * cleaned.test.accuracy())

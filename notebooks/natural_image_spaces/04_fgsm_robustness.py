@@ -38,11 +38,11 @@ seed = 0                     # run r is seeded with seed + r
 device = "auto"              # "auto", "cpu" or "cuda"
 dataset = "auto"             # "auto" (CIFAR-10 if present, else the Fashion-MNIST stand-in), "cifar10", "fashion-mnist"
 model_width = 8              # base filters of the all-convolutional net: 8 (CPU) or 64 (the paper's Table 2 model)
-train_limit = 10000          # training images used (0: all)
+train_limit = 6000           # training images used (0: all)
 test_limit = 0               # test images (the illusive statistics and A_leg curves use them all)
 epoch_settings = [6, 15]     # the training lengths n compared (the paper: 6 and 50)
 eps_list = [0.3, 0.1, 0.05, 0.01]  # FGSM's max-norm sizes (the paper's four)
-runs = 3                     # seeds per setting (the paper: 20)
+runs = 5                     # seeds per setting (the paper: 20)
 batch_size = 128             # batch size
 lr = 1e-3                    # Adam's step size
 illusive_threshold = 0.9     # a sample misclassified in at least this share of the epochs is illusive
@@ -56,6 +56,7 @@ import math
 import pandas as pd
 import torch
 from IPython.display import display
+from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_scale, reference, verdict_markdown
@@ -95,15 +96,15 @@ metrics.value("paper_runs", paper_scale("NIS-T2")["runs"]);
 
 # %%
 records = []
-for n in epoch_settings:
-    for r in range(runs):
-        pair = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), (nis.x_test, nis.y_test),
-                                         threshold=illusive_threshold, epochs=n, batch_size=batch_size, lr=lr,
-                                         seed=seed + r, device=dev, cache_dir=nis.illusive_cache(n, batch_size, lr))
-        for name, run in zip(["regular", "without"], pair):
-            acc = fgsm_accuracies(run.model, x_attack, y_attack, eps_list)
-            records.append({"epochs": n, "run": r, "training": name, "n_train": len(run.kept),
-                            **{k: 100 * v for k, v in acc.items()}})
+for n, r in tqdm([(n, r) for n in epoch_settings for r in range(runs)], desc="runs, with and without illusive samples"):
+    pair = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), (nis.x_test, nis.y_test),
+                                     threshold=illusive_threshold, epochs=n, batch_size=batch_size, lr=lr,
+                                     seed=seed + r, device=dev, cache_dir=nis.illusive_cache(n, batch_size, lr),
+                                     progress=False)
+    for name, run in zip(["regular", "without"], pair):
+        acc = fgsm_accuracies(run.model, x_attack, y_attack, eps_list)
+        records.append({"epochs": n, "run": r, "training": name, "n_train": len(run.kept),
+                        **{k: 100 * v for k, v in acc.items()}})
 per_run = pd.DataFrame(records)
 
 

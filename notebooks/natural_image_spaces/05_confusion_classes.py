@@ -40,10 +40,10 @@ seed = 0                     # run r is seeded with seed + r
 device = "auto"              # "auto", "cpu" or "cuda"
 dataset = "auto"             # "auto" (CIFAR-10 if present, else the Fashion-MNIST stand-in), "cifar10", "fashion-mnist"
 model_width = 8              # base filters of the all-convolutional net: 8 (CPU) or 64 (the paper's Table 2 model)
-train_limit = 10000          # training images used (0: all)
+train_limit = 6000           # training images used (0: all)
 test_limit = 0               # test images used (0: all)
 epochs = 15                  # epochs of every run (the regular runs are those of the Figure 2 page)
-runs = 3                     # seeds
+runs = 5                     # seeds
 batch_size = 128             # batch size
 lr = 1e-3                    # Adam's step size
 lr_factor = 3.0              # the "larger learning rate": lr times this
@@ -56,6 +56,7 @@ alpha = 0.05                 # level of the tests
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_value, verdict_markdown
@@ -93,7 +94,7 @@ def sliced_run(regular, step, r):
     run = recorded_training(lambda: nis.build(n_classes + len(slices.cells)), (nis.x_train, slices.labels), test,
                             epochs=epochs, batch_size=batch_size, lr=step, seed=seed + r, device=dev,
                             cache_path=nis.illusive_cache(epochs, batch_size, step)
-                            / f"sliced-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", desc=f"new classes, run {r}")
+                            / f"sliced-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", progress=False)
     return slices, run
 
 
@@ -111,18 +112,18 @@ def oracle_accuracy(regular, slices, r):
     separate = recorded_training(nis.build, (nis.x_train, nis.y_train), test, keep=torch.nonzero(slices.relabelled)[:, 0],
                                  epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
                                  cache_path=nis.illusive_cache(epochs, batch_size, lr)
-                                 / f"separate-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", desc=f"separate, run {r}")
+                                 / f"separate-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", progress=False)
     routed = torch.where(regular.test.illusive(illusive_threshold), separate.test.predicted[-1], regular.test.predicted[-1])
     return 100 * float((routed == nis.y_test).double().mean())
 
 
 curves, slice_info, oracle = {}, [], []
-for r in range(runs):
+for r in tqdm(range(runs), desc="runs: regular, larger lr, new classes, separate"):
     regular, _ = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), test, threshold=illusive_threshold,
                                            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
-                                           cache_dir=nis.illusive_cache(epochs, batch_size, lr))
+                                           cache_dir=nis.illusive_cache(epochs, batch_size, lr), progress=False)
     big = recorded_training(nis.build, (nis.x_train, nis.y_train), test, epochs=epochs, batch_size=batch_size,
-                            lr=lr * lr_factor, seed=seed + r, device=dev, desc=f"regular, larger lr, run {r}",
+                            lr=lr * lr_factor, seed=seed + r, device=dev, progress=False,
                             cache_path=nis.illusive_cache(epochs, batch_size, lr * lr_factor) / f"regular-run{seed + r}.pt")
     for name, base, step in (("regular", regular, lr), ("regular, larger lr", big, lr * lr_factor)):
         curves.setdefault(name, []).append(100 * base.test.accuracy())
@@ -183,6 +184,12 @@ display(verdict_markdown(metrics.verdicts))
 # - **The oracle is named.** The paper's separate classifier is applied when a test image's
 #   illusiveness is known, which takes its label; the verdict reads that strategy, and the look-up table
 #   alone (no oracle) is reported beside it.
+# - **The oracle's gain is biased upward by construction.** The test images it routes are those the
+#   regular network kept misclassifying, so the regular network gets almost all of them wrong and any
+#   correct answer of the separate network is a gain; it can only lose on the few it routes that the
+#   regular network's last epoch got right. A positive gain is therefore expected even from a weak
+#   separate network, and "about 3 points" under the oracle says little about a deployable classifier;
+#   the look-up table's gain is the fair number.
 # ```
 
 # %%

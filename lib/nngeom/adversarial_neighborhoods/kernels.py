@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jacrev, vmap
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nngeom.core.device import eval_mode
 from nngeom.core.io import atomic_path, atomic_write_json

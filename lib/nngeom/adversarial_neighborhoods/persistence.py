@@ -514,7 +514,7 @@ def orthant_monte_carlo(
     one batched call. Returns one row per configuration: the closed form, the mean and standard error of
     the estimates, the relative error of the mean and its z-score ``(mean - closed) / sem``.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     check_positive_int("n_points", n_points)
     configs = [(k, n, d, g) for n in dims for k in ks if k <= n for d in distances for g in gammas]

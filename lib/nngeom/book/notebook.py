@@ -192,7 +192,7 @@ def run(
                 raise NotebookFailed(
                     key, exc.ename, exc.evalue, exc.cell_index, exc.source, list(exc.traceback), partial
                 ) from exc
-            _collapse_boilerplate(tmp_out)
+            _tidy_outputs(tmp_out)
     return Path(output)
 
 
@@ -201,7 +201,28 @@ def run(
 COLLAPSED_TAGS = ("parameters", "injected-parameters")
 
 
-def _collapse_boilerplate(ipynb: Path) -> None:
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal would show it once printed: each carriage return moves back to the start of
+    its line and what follows overwrites it, and a line overwritten with blanks (a progress bar cleared on
+    closing) is dropped. A progress bar's thousands of updates thus become its final line."""
+    lines = []
+    for line in text.split("\n"):
+        if "\r" not in line:
+            lines.append(line)
+            continue
+        shown: list[str] = []
+        for part in line.split("\r"):
+            shown[: len(part)] = part
+        resolved = "".join(shown).rstrip()
+        if resolved:
+            lines.append(resolved)
+    return "\n".join(lines)
+
+
+def _tidy_outputs(ipynb: Path) -> None:
+    """Collapse the boilerplate cells' input and store each cell's streams as a terminal shows them: one
+    output per stream in a row, progress bars at their final state (the executed notebook stays small and
+    the page shows one line per bar, with its time, not every update)."""
     import nbformat
 
     nb = nbformat.read(str(ipynb), as_version=4)
@@ -209,6 +230,18 @@ def _collapse_boilerplate(ipynb: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in COLLAPSED_TAGS for t in tags) and "hide-input" not in tags:
             tags.append("hide-input")
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream" \
+                    and outputs[-1].get("name") == out.get("name"):  # fmt: skip
+                outputs[-1]["text"] += out["text"]
+            else:
+                outputs.append(out)
+        for out in outputs:
+            if out.get("output_type") == "stream":
+                out["text"] = terminal_text(out["text"])
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in outputs if o.get("output_type") != "stream" or o["text"].strip()]
     nbformat.write(nb, str(ipynb))
 
 

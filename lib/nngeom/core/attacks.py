@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torchattacks
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nngeom.core.device import eval_mode, model_device, predict
 from nngeom.core.validation import check_nonnegative_int, check_positive, check_positive_int

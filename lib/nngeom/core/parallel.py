@@ -31,7 +31,7 @@ def run_jobs(
     Workers are spawned (not forked, which is
     unsafe once torch has started its threads); ``fn`` must be a module-level function.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
         raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")

@@ -375,7 +375,7 @@ def surrounding_regions(
     """
     import copy
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not (isinstance(n_directions, int) and n_directions >= 1):
         raise ValueError(f"parameter 'n_directions' must be an integer >= 1, got {n_directions!r}")

@@ -244,12 +244,14 @@ def with_and_without_illusive(
     seed: int = 0,
     device: torch.device | None = None,
     cache_dir: Path | None = None,
+    progress: bool = True,
 ) -> tuple[RecordedRun, RecordedRun]:
     """One regular run (:func:`recorded_training`) and one of the same network and seed without the
     training samples the regular run misclassified in at least ``threshold`` of its epochs (the paper's
     illusive samples, section 4.3). ``cache_dir``: where both runs are kept (``regular-run<seed>.pt``,
-    ``without-t<threshold>-run<seed>.pt``); it must name everything else that determines them."""
-    common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    ``without-t<threshold>-run<seed>.pt``); it must name everything else that determines them. ``progress``:
+    a bar per training run (pages that loop over runs pass ``False`` and show one bar over the runs)."""
+    common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress)
     path = (lambda name: Path(cache_dir) / name) if cache_dir is not None else (lambda name: None)
     regular = recorded_training(build_model, train, test, **common, cache_path=path(f"regular-run{seed}.pt"),
                                 desc=f"regular run, seed {seed}")  # fmt: skip

@@ -289,7 +289,7 @@ def redundant_rows(
     rows need an LP. Rows are scaled to unit norm, so tolerances are in distance units. Returns a
     :class:`Redundancy`.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     A = np.asarray(A, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
