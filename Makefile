@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nngeom-installed
 
-.PHONY: book test data venv clean bench mutations
+.PHONY: book test data venv clean bench mutations browser
 
 # The venv is (re)installed when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -30,7 +30,12 @@ book: data
 	  status=$$?; $(PY) -m nngeom.book.notebook failures --profile $(PROFILE) && exit $$status
 	@echo "site: $(if $(filter default,$(PROFILE)),_build/html,_build/site-$(PROFILE)/_build/html)/index.html"
 
-test: data
+# The browser tests open the built site in Debian's headless Chromium (tests/test_sitecheck.py, test_book.py).
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null || \
+	  { echo "make test needs Debian's chromium for its browser tests: apt-get install chromium (as root)"; exit 1; }
+
+test: data browser
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -23,9 +23,11 @@ if not os.path.exists(_profile_file):
 PROF = yaml.safe_load(open(_profile_file))
 NOTEBOOKS = PROF["notebooks"]                       # key (path without .py) -> {parameters, models}
 SCOREBOARD = "book/scoreboard"
+BUILD_REPORT = "book/build_report"                   # reads every other job's benchmark file, so runs last
 STAGE = f"_build/src/{PROFILE}"                      # the book's sources at this profile
 METRICS = f"_build/metrics/{PROFILE}"
 MODELS = f"_build/models/{PROFILE}"
+BENCH = f"_build/benchmarks/{PROFILE}"               # Snakemake's benchmark of every model and notebook job
 # The default profile's site is the README's _build/html; other profiles build beside it.
 HTML_PARENT = config.get("html_dir", "." if PROFILE == "default" else f"_build/site-{PROFILE}")
 JB_FLAGS = config.get("jb_flags", "")
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path("lib").resolve()))
 from nngeom.book.workflow import library_inputs  # noqa: E402  (the checkout's library, installed or not)
 
 ZOO_LIB = sorted({"lib/nngeom/core/zoo.py", *(str(p) for p in library_inputs(Path("lib/nngeom/core/zoo.py"), Path("lib")))})
-STATIC = ["_config.yml", "_toc.yml"] + sorted(str(p) for p in Path("book").glob("*") if p.suffix in {".md", ".bib", ".png", ".svg"})
+STATIC = ["_config.yml", "_toc.yml"] + sorted(str(p) for p in Path("book").glob("*") if p.suffix in {".md", ".bib", ".png", ".svg"}) + sorted(str(p) for p in Path("book/_ext").glob("*.py"))
 PY = config.get("python", "python")
 FAILED = f"_build/failed/{PROFILE}"                  # partial notebooks and failure records of failed pages
 
@@ -58,16 +60,20 @@ def models_of(key):
 
 
 def others_metrics(key):
-    # The scoreboard summarises every other notebook, so it runs last.
-    if key != SCOREBOARD:
-        return []
-    return [f"{METRICS}/{k}.json" for k in NOTEBOOKS if k != SCOREBOARD]
+    # The scoreboard summarises every page, so it runs after them; the build report reads every job's
+    # benchmark file, the scoreboard's included, so it runs last.
+    if key == SCOREBOARD:
+        return [f"{METRICS}/{k}.json" for k in NOTEBOOKS if k not in (SCOREBOARD, BUILD_REPORT)]
+    if key == BUILD_REPORT:
+        return [f"{METRICS}/{k}.json" for k in NOTEBOOKS if k != BUILD_REPORT]
+    return []
 
 
 rule site:
     input:
         [f"{STAGE}/{k}.ipynb" for k in NOTEBOOKS],
         [f"{STAGE}/{f}" for f in STATIC],
+        f"{STAGE}/_assets/mathjax",
     output:
         f"{HTML_PARENT}/_build/html/index.html",
     shell:
@@ -88,6 +94,8 @@ rule model:
         "_build/data.ok",
     output:
         f"{MODELS}/{{name}}.json",
+    benchmark:
+        f"{BENCH}/models/{{name}}.tsv"
     threads: workflow.cores
     shell:
         "OMP_NUM_THREADS={threads} {PY} -m nngeom.core.zoo build {wildcards.name} --profile {PROFILE} --marker {output}"
@@ -104,12 +112,23 @@ rule notebook:
     output:
         nb=f"{STAGE}/{{key}}.ipynb",
         metrics=f"{METRICS}/{{key}}.json",
+    benchmark:
+        f"{BENCH}/notebooks/{{key}}.tsv"
     params:
-        extra=lambda wc: f"-p metrics_dir {os.path.abspath(METRICS)}" if wc.key == SCOREBOARD else "",
+        extra=lambda wc: {SCOREBOARD: f"-p metrics_dir {os.path.abspath(METRICS)}",
+                          BUILD_REPORT: f"-p benchmark_dir {os.path.abspath(BENCH)}"}.get(wc.key, ""),
     threads: workflow.cores
     shell:
         "OMP_NUM_THREADS={threads} {PY} -m nngeom.book.notebook run {input.src} --profile {PROFILE} "
         "--output {output.nb} --metrics {output.metrics} --record-failure {params.extra}"
+
+
+# MathJax served from the site itself (_config.yml's mathjax_path), so that formulas typeset offline.
+rule mathjax:
+    output:
+        directory(f"{STAGE}/_assets/mathjax"),
+    shell:
+        "{PY} -m nngeom.book.assets mathjax {output}"
 
 
 rule static:

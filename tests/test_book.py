@@ -162,3 +162,29 @@ def test_every_api_reference_on_a_page_links_to_its_entry(smoke_build):
                 dangling.append(f"{page.relative_to(html)}: {m.group(2)}")
     assert found > 50, "no API references found: has the markup changed?"
     assert not dangling, dangling
+
+
+@pytest.mark.browser
+def test_every_page_reads_well_in_a_browser(smoke_build):
+    # every page of the smoke site opened in headless Chromium, offline: images load, no console error,
+    # every formula typeset by the MathJax the site serves itself, every figure captioned, no dead link
+    from nngeom.book.sitecheck import check_site
+
+    html = smoke_build / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert "cdn.jsdelivr.net/npm/mathjax" not in (html / "index.html").read_text()
+    reports = check_site(html)
+    assert len(reports) >= len(toc_pages())
+    problems = [str(p) for r in reports for p in r.problems]
+    assert not problems, "\n".join(problems)
+    assert sum(r.formulas for r in reports) > 100 and all(r.typeset for r in reports if r.formulas)
+
+
+def test_the_build_report_measures_every_job(smoke_build):
+    # every model and page job of the profile left a benchmark file, and the report page counted them all
+    prof = yaml.safe_load((ROOT / "profiles" / f"{PROFILE}.yaml").read_text())["notebooks"]
+    models = {m for cfg in prof.values() for m in ((cfg or {}).get("models") or [])}
+    got = _metrics("book/build_report")["values"]
+    assert got["models_measured"] == len(models) and got["pages_measured"] == len(prof) - 1  # all but itself
+    assert got["total_wall_minutes"] > 0
+    assert "Build report" in (smoke_build / "_build" / "html" / "book" / "build_report.html").read_text()
