@@ -50,6 +50,20 @@ for _key in NOTEBOOKS:
             if os.path.exists(_out):
                 os.remove(_out)
 
+# One paper's pages (`make book PAPER=NIS`, or `snakemake ... --config paper=NIS -- paper`): a build that
+# can be measured and resumed in parts. The codes are those of the papers' README.
+PAPER_DIRS = {"ANX": "adversarial_neighborhoods", "FSH": "feature_space", "IPN": "intriguing_properties",
+              "LRG": "linear_regions", "NIS": "natural_image_spaces"}
+PAPER = config.get("paper", "")
+if PAPER and PAPER not in PAPER_DIRS:
+    raise ValueError(f"config 'paper' must be one of {sorted(PAPER_DIRS)}; got {PAPER!r}")
+
+
+# Light jobs that stay on the submitting machine under a cluster executor (profiles/slurm): the data fetch
+# needs the registries, the rest copies files or renders HTML.
+localrules: data, static, mathjax, site, paper
+
+
 wildcard_constraints:
     key="|".join(k.replace(".", r"\.") for k in NOTEBOOKS),
     name="[A-Za-z0-9_.@-]+",
@@ -78,6 +92,11 @@ rule site:
         f"{HTML_PARENT}/_build/html/index.html",
     shell:
         "jupyter-book build {STAGE} --path-output {HTML_PARENT} {JB_FLAGS}"
+
+
+rule paper:
+    input:
+        [f"{METRICS}/{k}.json" for k in NOTEBOOKS if PAPER and k.startswith(f"notebooks/{PAPER_DIRS[PAPER]}/")],
 
 
 rule data:

@@ -30,6 +30,9 @@
 #   kept under `_build/failed/<profile>/`).
 # - **not started**: no page yet.
 #
+# Built from the results ledger instead (`metrics_dir` set to `results/<profile>/`), a *ledger* column says
+# whether each page's record is *current* (its inputs are unchanged since it was recorded) or *stale*.
+#
 # A verdict says whether a claim of the paper holds in our numbers: *holds*, *does not hold*, or
 # *undecided* where the sample cannot tell; each page states the test and criterion beside the claim.
 
@@ -44,6 +47,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
+from nngeom.book.ledger import LEDGER_KEY, freshness
 from nngeom.book.notebook import header
 from nngeom.book.report import STATUSES, Metrics, claim_counts, load_metrics, scoreboard_rows, status_summary
 
@@ -52,8 +56,14 @@ if not metrics_dir:
 if not Path(metrics_dir).is_dir():
     raise ValueError(f"parameter 'metrics_dir' is not a directory: {metrics_dir!r}")
 display(header(profile, data="the metrics of every page at this profile", device="none"))
-rows = scoreboard_rows(load_metrics(metrics_dir), profile)
+loaded = load_metrics(metrics_dir)
+rows = scoreboard_rows(loaded, profile)
 board = pd.DataFrame(rows)
+# Built from the results ledger (results/<profile>/): each page's record is current or stale.
+stamped = {m["notebook"] for m in loaded if LEDGER_KEY in m}
+if stamped:
+    state = freshness(profile)
+    board["ledger"] = [state.get(page, "") if page in stamped else "" for page in board.page]
 
 # %% [markdown]
 # ## Summary
@@ -68,6 +78,9 @@ display(Markdown(
     f"{counts['claims_undecided']} are undecided; {counts['stand_in_claims']} more were tested on stand-in data."
     + (f" **{failed.page.nunique()} page(s) failed in this build:** {', '.join(sorted(failed.page.unique()))}."
        if len(failed) else "")
+    + (f" Read from the results ledger: of its {len(stamped)} recorded pages, "
+       f"{sum(state[k] == 'current' for k in stamped)} are current and {sum(state[k] == 'stale' for k in stamped)} "
+       "stale (their inputs changed since they were recorded)." if stamped else "")
 ))
 
 metrics = Metrics("book/scoreboard", profile, metrics_path or None)

@@ -1,0 +1,68 @@
+"""The results ledger: recorded metrics stamped with a hash of their inputs, current until an input changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from nngeom.book import ledger
+from nngeom.core.profiles import REPO_ROOT
+
+PAGE = "notebooks/natural_image_spaces/01_step_function"
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the page and the library, and the page's default metrics as a build leaves them."""
+    (tmp_path / PAGE).parent.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / f"{PAGE}.py", tmp_path / f"{PAGE}.py")
+    shutil.copytree(REPO_ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    built = tmp_path / "_build/metrics/default" / f"{PAGE}.json"
+    built.parent.mkdir(parents=True)
+    built.write_text(json.dumps({"notebook": PAGE, "profile": "default", "values": {"x": 1.5}, "items": {}}))
+    return tmp_path
+
+
+def test_the_hash_follows_the_page_its_imports_and_its_profile_entry(tree):
+    before = ledger.input_hash("default", PAGE, tree)
+    assert before == ledger.input_hash("default", PAGE, tree)  # stable
+    assert before != ledger.input_hash("smoke", PAGE, tree)  # another profile entry
+    unrelated = tree / "lib/nngeom/linear_regions/planar.py"  # not imported by the page
+    unrelated.write_text(unrelated.read_text() + "\n# touched\n")
+    assert ledger.input_hash("default", PAGE, tree) == before
+    imported = tree / "lib/nngeom/natural_image_spaces/toy.py"
+    imported.write_text(imported.read_text() + "\n# touched\n")
+    assert ledger.input_hash("default", PAGE, tree) != before
+
+
+def test_a_record_is_current_until_an_input_changes(tree):
+    (path,) = ledger.record("default", [PAGE], root=tree)
+    assert path == tree / "results/default" / f"{PAGE}.json"
+    saved = json.loads(path.read_text())
+    assert saved["values"] == {"x": 1.5} and set(saved[ledger.LEDGER_KEY]) == {"inputs", "commit", "recorded"}
+    state = ledger.freshness("default", tree)
+    assert state[PAGE] == "current" and state["notebooks/linear_regions/06_cnn_appendix"] == "missing"
+    page = tree / f"{PAGE}.py"
+    page.write_text(page.read_text() + "\n# an edit\n")
+    assert ledger.freshness("default", tree)[PAGE] == "stale"
+
+
+def test_what_cannot_be_recorded_is_refused(tree):
+    with pytest.raises(ValueError, match="profile must be one of"):
+        ledger.record("smoke", [PAGE], root=tree)
+    with pytest.raises(FileNotFoundError, match="build it first"):
+        ledger.record("default", ["notebooks/linear_regions/06_cnn_appendix"], root=tree)
+    built = tree / "_build/metrics/default" / f"{PAGE}.json"
+    built.write_text(json.dumps({"notebook": PAGE, "profile": "default", "failed": {"error": "boom"}}))
+    with pytest.raises(ValueError, match="failed"):
+        ledger.record("default", [PAGE], root=tree)
+    assert not (tree / "results").exists()
+
+
+def test_a_record_built_in_another_checkout_is_stamped_with_that_checkout(tree, tmp_path_factory):
+    here = tmp_path_factory.mktemp("here")
+    (path,) = ledger.record("default", [PAGE], root=here, built_in=tree)
+    assert path == here / "results/default" / f"{PAGE}.json"
+    assert json.loads(path.read_text())[ledger.LEDGER_KEY]["inputs"] == ledger.input_hash("default", PAGE, tree)
