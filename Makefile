@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nngeom-installed
 
-.PHONY: book test data venv clean bench mutations browser
+.PHONY: book test data venv clean bench mutations browser cluster-deps
 
 # The venv is (re)installed when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -37,7 +37,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null || \
 	  { echo "make test needs Debian's chromium for its browser tests: apt-get install chromium (as root)"; exit 1; }
 
-test: data browser
+# The cluster test starts a single-node Slurm from Debian's packages (tests/slurm_cluster.py).
+cluster-deps:
+	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || \
+	  apt-get install -y -q slurm-wlm munge >/dev/null || \
+	  { echo "make test needs Debian's slurm-wlm and munge for its cluster test: apt-get install slurm-wlm munge (as root)"; exit 1; }
+
+test: data browser cluster-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -188,3 +188,44 @@ def test_the_build_report_measures_every_job(smoke_build):
     assert got["models_measured"] == len(models) and got["pages_measured"] == len(prof) - 1  # all but itself
     assert got["total_wall_minutes"] > 0
     assert "Build report" in (smoke_build / "_build" / "html" / "book" / "build_report.html").read_text()
+
+
+# The paper whose smoke workflow the cluster test runs through Slurm: its pages and models take a few
+# minutes (the build report of a smoke build lists each job's time).
+CLUSTER_PAPER, CLUSTER_DIR = "NIS", "natural_image_spaces"
+
+
+@pytest.mark.cluster
+def test_one_paper_through_slurm_gives_the_local_metrics(smoke_build, tmp_path):
+    # a single-node Slurm (tests/slurm_cluster.py) runs one paper's smoke workflow, its model trained
+    # afresh in a Slurm job, through the workflow profile profiles/slurm; every metric must equal the
+    # local build's (the same code, threads and seeds on the same machine)
+    import slurm_cluster
+
+    reason = slurm_cluster.missing()
+    if reason:
+        pytest.fail(reason)
+    work = tmp_path / "tree"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_bytes((ROOT / rel).read_bytes())
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               NNGEOM_CACHE=str(tmp_path / "models"))  # fmt: skip
+    env.pop("SLURM_CONF", None)
+    cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm", "--config", "profile=smoke",
+           f"python={sys.executable}", f"paper={CLUSTER_PAPER}", "--", "paper"]  # fmt: skip
+    with slurm_cluster.single_node_slurm(tmp_path / "slurm"):
+        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+        jobs = subprocess.run(["squeue", "-h", "--states=all", "-o", "%j %T"], capture_output=True, text=True).stdout
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ran = [line for line in jobs.splitlines() if line.strip()]
+    assert len(ran) >= 2 and all(line.endswith("COMPLETED") for line in ran), jobs  # the model and pages ran in Slurm
+    pages = sorted((ROOT / "_build/metrics" / PROFILE / "notebooks" / CLUSTER_DIR).glob("*.json"))
+    assert pages
+    for local in pages:
+        cluster = work / local.relative_to(ROOT)
+        got, want = json.loads(cluster.read_text()), json.loads(local.read_text())
+        assert (got["values"], got["items"]) == (want["values"], want["items"]), local.name
