@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from nngeom.book import ledger
 from nngeom.core.profiles import REPO_ROOT
@@ -17,6 +18,7 @@ PAGE = "notebooks/natural_image_spaces/01_step_function"
 def tree(tmp_path):
     """A copy of the page and the library, and the page's default metrics as a build leaves them."""
     (tmp_path / PAGE).parent.mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "profiles", tmp_path / "profiles")
     shutil.copy(REPO_ROOT / f"{PAGE}.py", tmp_path / f"{PAGE}.py")
     shutil.copytree(REPO_ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     built = tmp_path / "_build/metrics/default" / f"{PAGE}.json"
@@ -66,3 +68,19 @@ def test_a_record_built_in_another_checkout_is_stamped_with_that_checkout(tree, 
     (path,) = ledger.record("default", [PAGE], root=here, built_in=tree)
     assert path == here / "results/default" / f"{PAGE}.json"
     assert json.loads(path.read_text())[ledger.LEDGER_KEY]["inputs"] == ledger.input_hash("default", PAGE, tree)
+
+
+def test_the_hash_of_a_page_with_models_follows_their_training_recipe(tree):
+    page = "notebooks/natural_image_spaces/02_subgroups"  # trains on the zoo model fashion-allconv-w8
+    shutil.copy(REPO_ROOT / f"{page}.py", tree / f"{page}.py")
+    before = ledger.input_hash("default", page, tree)
+    profile = tree / "profiles/default.yaml"
+    text = profile.read_text()
+    changed = yaml.safe_load(text)
+    changed["zoo"].setdefault("models", {})["fashion-allconv-w8"] = {"epochs": 7}
+    profile.write_text(yaml.safe_dump(changed))
+    assert ledger.input_hash("default", page, tree) != before
+    profile.write_text(text)
+    trainer = tree / "lib/nngeom/core/training.py"  # imported by the zoo, not necessarily by the page
+    trainer.write_text(trainer.read_text() + "\n# touched\n")
+    assert ledger.input_hash("default", page, tree) != before

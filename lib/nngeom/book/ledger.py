@@ -28,7 +28,7 @@ import yaml
 
 from nngeom.book.workflow import library_inputs
 from nngeom.core.io import atomic_write_json
-from nngeom.core.profiles import REPO_ROOT, load_profile
+from nngeom.core.profiles import REPO_ROOT
 
 __all__ = ["input_hash", "ledger_dir", "record", "freshness", "load_ledger", "LEDGER_KEY"]
 
@@ -41,31 +41,48 @@ def ledger_dir(profile: str, root: Path = REPO_ROOT) -> Path:
     return Path(root) / "results" / profile
 
 
-def _page_entry(profile: str, key: str) -> dict[str, Any]:
-    notebooks = load_profile(profile).get("notebooks", {}) or {}
+def _profile(profile: str, root: Path) -> dict[str, Any]:
+    path = Path(root) / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        raise ValueError(f"no profile {profile!r} in {Path(root) / 'profiles'}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _page_entry(profile: str, key: str, root: Path) -> dict[str, Any]:
+    notebooks = _profile(profile, root).get("notebooks", {}) or {}
     if key not in notebooks:
         raise ValueError(f"page {key!r} is not in profile {profile!r}; it has: {', '.join(sorted(notebooks))}")
     return notebooks[key] or {}
 
 
 def input_hash(profile: str, key: str, root: Path = REPO_ROOT) -> str:
-    """SHA-256 (first 16 hex digits) of everything that determines page ``key``'s metrics at ``profile``:
-    the page's source, each library file it imports (transitively, as the workflow's rule sees them), its
-    profile entry, and the cache key of each zoo model it names (recipe and training-code version)."""
-    from nngeom.core import zoo
-
+    """SHA-256 (first 16 hex digits) of everything in the checkout ``root`` that determines page ``key``'s
+    metrics at ``profile``: the page's source, each library file it imports (transitively, as the
+    workflow's rule sees them), its profile entry, and for the zoo models it names, their entries in the
+    profile's ``zoo`` section and the library files that train them (the model rule's inputs). Only files
+    are read, so the hash of an older checkout is computed the same way."""
     root = Path(root)
     source = root / f"{key}.py"
     if not source.is_file():
         raise ValueError(f"page {key!r} has no source {source}")
-    entry = _page_entry(profile, key)
+    entry = _page_entry(profile, key, root)
+    lib = root / "lib"
+    files = set(library_inputs(source, lib))
+    models = sorted(entry.get("models", []) or [])
+    if models:
+        # (the zoo moved into nngeom.core with the library's layers; older checkouts have it at the top)
+        zoo = next(p for p in (lib / "nngeom/core/zoo.py", lib / "nngeom/zoo.py") if p.is_file())
+        files |= {zoo, *library_inputs(zoo, lib)}
     h = hashlib.sha256()
     h.update(b"source\0" + source.read_bytes())
-    for path in library_inputs(source, root / "lib"):
+    for path in sorted(files):
         h.update(b"\0lib\0" + str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     h.update(b"\0profile\0" + yaml.safe_dump(entry, sort_keys=True).encode())
-    for name in sorted(entry.get("models", []) or []):
-        h.update(b"\0model\0" + name.encode() + b"\0" + zoo.spec(name, profile).key().encode())
+    if models:
+        zoo_cfg = _profile(profile, root).get("zoo", {}) or {}
+        per_model = {m: (zoo_cfg.get("models", {}) or {}).get(m.split("@")[0]) for m in models}
+        h.update(b"\0models\0" + yaml.safe_dump({"overrides": zoo_cfg.get("overrides"), "models": per_model},
+                                                  sort_keys=True).encode())  # fmt: skip
     return h.hexdigest()[:16]
 
 
@@ -94,7 +111,7 @@ def record(profile: str, keys: list[str] | None = None, root: Path = REPO_ROOT,
         )
     root = Path(root)
     metrics_dir = Path(metrics_dir) if metrics_dir is not None else built_in / "_build" / "metrics" / profile
-    pages = load_profile(profile).get("notebooks", {}) or {}
+    pages = _profile(profile, built_in).get("notebooks", {}) or {}
     wanted = keys or [k for k in pages if k not in SUMMARY_PAGES and (metrics_dir / f"{k}.json").is_file()]
     written = []
     commit = _commit(built_in)
@@ -126,7 +143,7 @@ def freshness(profile: str, root: Path = REPO_ROOT) -> dict[str, str]:
     """For every page of ``profile``: "current" (recorded, and its inputs hash the same today), "stale"
     (recorded, but something it depends on changed since) or "missing" (not recorded)."""
     recorded = load_ledger(profile, root)
-    pages = [k for k in (load_profile(profile).get("notebooks", {}) or {}) if k not in SUMMARY_PAGES]
+    pages = [k for k in (_profile(profile, root).get("notebooks", {}) or {}) if k not in SUMMARY_PAGES]
     out = {}
     for key in pages:
         if key not in recorded:
