@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nngeom-installed
 
-.PHONY: book test data venv clean bench mutations browser cluster-deps
+.PHONY: book test test-cluster data venv clean bench mutations browser cluster-deps
 
 # The venv is (re)installed when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -41,10 +41,15 @@ browser:
 cluster-deps:
 	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || \
 	  apt-get install -y -q slurm-wlm munge >/dev/null || \
-	  { echo "make test needs Debian's slurm-wlm and munge for its cluster test: apt-get install slurm-wlm munge (as root)"; exit 1; }
+	  { echo "make test-cluster needs Debian's slurm-wlm and munge: apt-get install slurm-wlm munge (as root)"; exit 1; }
 
-test: data browser cluster-deps
+test: data browser
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# Not part of make test (it adds a second smoke run of one paper through Slurm): the smoke build, then the
+# natural-image-spaces paper's smoke workflow through profiles/slurm on a single-node Slurm.
+test-cluster: data cluster-deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m cluster tests/test_book.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -37,7 +37,7 @@ NPM_TIMEOUT_S = 600.0
 
 
 def mathjax_archive(cache_dir: Path | None = None) -> Path:
-    """The npm tarball of :data:`MATHJAX_NPM_PACKAGE`, fetched once into ``cache_dir`` (default: the data
+    """The npm tarball of ``MATHJAX_NPM_PACKAGE``, fetched once into ``cache_dir`` (default: the data
     root's ``assets/``, where the other fetched files live) and checked against its SHA-256."""
     cache = Path(cache_dir) if cache_dir is not None else data_root() / "assets"
     tgz = cache / (MATHJAX_NPM_PACKAGE.replace("@", "-") + ".tgz")
@@ -66,7 +66,7 @@ def mathjax_archive(cache_dir: Path | None = None) -> Path:
 
 
 def fetch_mathjax(dest: Path, cache_dir: Path | None = None) -> Path:
-    """Unpack MathJax's ES5 build (:data:`MATHJAX_PARTS`) into ``dest``, replacing it as a whole (an
+    """Unpack MathJax's ES5 build (``MATHJAX_PARTS``) into ``dest``, replacing it as a whole (an
     interrupted run leaves the old copy or none, never half of one). Returns the entry script's path."""
     dest = Path(dest)
     prefix = "package/es5/"
