@@ -79,7 +79,7 @@ display(Markdown(
     + (f" **{failed.page.nunique()} page(s) failed in this build:** {', '.join(sorted(failed.page.unique()))}."
        if len(failed) else "")
     + (f" Read from the results ledger: of its {len(stamped)} recorded pages, "
-       f"{sum(state[k] == 'current' for k in stamped)} are current and {sum(state[k] == 'stale' for k in stamped)} "
+       f"{sum(state.get(k) == 'current' for k in stamped)} are current and {sum(state.get(k) == 'stale' for k in stamped)} "
        "stale (their inputs changed since they were recorded)." if stamped else "")
 ))
 
