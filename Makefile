@@ -25,8 +25,10 @@ data: $(STAMP)
 
 # --keep-going and the runner's failure records: a failing page does not stop the others or the site; the
 # failures check at the end lists the failed pages (partial notebooks under _build/failed/) and fails make.
-# PAPER=<code> (ANX, FSH, IPN, LRG, NIS) builds that paper's pages only, and no site.
+# PAPER=<code> (ANX, FSH, IPN, LRG, NIS) builds that paper's pages only, and no site. Every page's parameters
+# at the profile are checked first (seconds), so a bad value stops the build before hours of computing.
 book: data
+	$(PY) -m nngeom.book.notebook check --profile $(PROFILE)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --keep-going --cores $(CORES) --config profile=$(PROFILE) python=$(PY) \
 	  $(if $(PAPER),paper=$(PAPER) -- paper); \
 	  status=$$?; $(PY) -m nngeom.book.notebook failures --profile $(PROFILE) && exit $$status

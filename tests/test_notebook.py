@@ -56,6 +56,28 @@ def test_profile_parameters_are_declared_by_their_notebooks(tmp_path):
             assert given <= declared, (page, name, given - declared)
 
 
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_every_page_accepts_its_profile_parameters(profile):
+    # each page's own checks, run without the page: a bad value in profiles/paper.yaml is found here, not
+    # after hours on a GPU
+    for page in notebook_pages():
+        notebook.check_parameters(notebook.REPO_ROOT / f"{page}.py", profile)
+
+
+def test_a_bad_profile_value_is_found_without_running_the_page():
+    page = notebook.REPO_ROOT / "notebooks/natural_image_spaces/02_subgroups.py"
+    with pytest.raises(ParameterError, match="'runs'"):
+        notebook.check_parameters(page, "paper", {"runs": 0})
+    with pytest.raises(ValueError, match="'percents' must be increasing"):  # a check written in the page itself
+        notebook.check_parameters(page, "paper", {"percents": [75, 25]})
+    with pytest.raises(ValueError, match="'model_width'"):  # a check in the page's opener, before its header
+        notebook.check_parameters(page, "paper", {"model_width": 16})
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['n_runs'\]"):
+        notebook.check_parameters(page, "paper", {"n_runs": 5})
+    notebook.check_parameters(page, "paper", {"runs": 3})  # a good value passes
+    assert notebook.header.__name__ == "header"  # the page's header is restored after every check
+
+
 def test_unknown_profile_is_a_clear_error():
     with pytest.raises(ParameterError, match="'profile' must be one of"):
         notebook.load_profile("fast")

@@ -18,12 +18,18 @@ page's metrics (the scoreboard shows the page's items as *failed*) and stages th
 exits 0 so that the workflow goes on with every other page; ``python -m nngeom.book.notebook failures
 --profile P`` lists the failed pages afterwards and exits non-zero if there are any (``make book`` ends
 with it).
+
+:func:`check_parameters` runs only the part of a page that checks its parameters, so that a bad value in a
+profile is found in seconds and not after hours of computing (``python -m nngeom.book.notebook check
+--profile paper`` checks every page of a profile).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import re
@@ -44,6 +50,7 @@ __all__ = [
     "notebook_config",
     "notebook_key",
     "run",
+    "check_parameters",
     "header",
     "NotebookFailed",
     "failed_dir",
@@ -126,6 +133,19 @@ def _declared_parameters(ipynb: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(ipynb))
 
 
+def _page_parameters(
+    notebook: os.PathLike | str, profile: str, parameters: dict[str, Any] | None
+) -> tuple[Path, str, dict[str, Any]]:
+    """A page's source, key and parameters: the profile's values for it, then ``parameters``."""
+    src = Path(notebook)
+    if not src.exists():
+        raise FileNotFoundError(f"notebook {src} does not exist")
+    key = notebook_key(src)
+    params: dict[str, Any] = notebook_config(profile, key)["parameters"]
+    params.update(parameters or {})
+    return src, key, params
+
+
 def run(
     notebook: os.PathLike | str,
     profile: str,
@@ -146,12 +166,7 @@ def run(
     import jupytext
     import papermill
 
-    src = Path(notebook)
-    if not src.exists():
-        raise FileNotFoundError(f"notebook {src} does not exist")
-    key = notebook_key(src)
-    params: dict[str, Any] = notebook_config(profile, key)["parameters"]
-    params.update(parameters or {})
+    src, key, params = _page_parameters(notebook, profile, parameters)
     params["profile"] = profile
     params["metrics_path"] = str(Path(metrics_path).resolve())
 
@@ -194,6 +209,62 @@ def run(
                 ) from exc
             _tidy_outputs(tmp_out)
     return Path(output)
+
+
+class _ParametersChecked(Exception):
+    """Raised in place of a page's header while :func:`check_parameters` runs the page."""
+
+
+# Parameters the workflow fills in with its own folders (the scoreboard's and the build report's inputs).
+WORKFLOW_FOLDERS = ("metrics_dir", "benchmark_dir")
+
+
+def check_parameters(notebook: os.PathLike | str, profile: str, parameters: dict[str, Any] | None = None) -> None:
+    """Check a page's parameters at ``profile`` (then ``parameters``) without running the page.
+
+    Every page checks its parameters first and then shows its provenance :func:`header` (directly or in
+    :func:`start_page`), before it loads a model or computes anything. So the page's parameters cell runs, the
+    values are set as papermill would set them, and its code cells run in this process until the header
+    is about to be shown: a bad value raises what the page raises (a :class:`ParameterError` or
+    ``ValueError`` naming the parameter), as it would in the first seconds of a real run. A parameter the
+    page does not declare is a :class:`ParameterError`; the folders the workflow hands to the scoreboard
+    and the build report (:data:`WORKFLOW_FOLDERS`) are an empty temporary folder unless given. A page that
+    never shows its header is a ``RuntimeError`` (its checks cannot be told apart from its work).
+    """
+    import jupytext
+
+    src, key, params = _page_parameters(notebook, profile, parameters)
+    cells = [c for c in jupytext.read(src).cells if c.cell_type == "code"]
+    first = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])), None)
+    if first is None:
+        raise ParameterError(f"notebook {src} has no cell tagged 'parameters'")
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(cells[first].source, f"{key} (parameters)", "exec"), namespace)
+    declared = {k for k in namespace if not k.startswith("__")}
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {unknown} for notebook {key}; it declares: {sorted(declared)}")
+    namespace.update(params, profile=profile, metrics_path="")
+
+    def stop(*args: Any, **kwargs: Any) -> None:
+        raise _ParametersChecked
+
+    import nngeom.book.notebook as module  # the imported module, also when this file runs as __main__
+
+    shown = module.header
+    with tempfile.TemporaryDirectory(prefix="nngeom-check-") as tmp, contextlib.redirect_stdout(io.StringIO()):
+        for name in WORKFLOW_FOLDERS:
+            if name in declared and name not in params:
+                namespace[name] = tmp
+        module.header = stop  # type: ignore[assignment]
+        try:
+            for i, cell in enumerate(cells[first + 1 :], start=first + 1):
+                exec(compile(cell.source, f"{key} (cell {i})", "exec"), namespace)
+        except _ParametersChecked:
+            return
+        finally:
+            module.header = shown  # type: ignore[assignment]
+    raise RuntimeError(f"notebook {key} ran to its end without showing its header: its checks could not be isolated")
 
 
 # Cells whose code a reader need not see first: the parameters, the values the workflow injected. The book
@@ -330,11 +401,25 @@ def _main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="on a failing cell, stage the partial notebook, write a failure record as the metrics and exit 0",
     )
+    c = sub.add_parser("check", help="check the parameters of pages at a profile without running them")
+    c.add_argument("notebooks", nargs="*", help="page sources (.py); default: every page the profile configures")
+    c.add_argument("--profile", default="default")
     f = sub.add_parser("failures", help="list the pages whose last run at a profile failed; exit 1 if any")
     f.add_argument("--profile", default="default")
     for p in (r, f):
         p.add_argument("--failed-dir", default=None, help="where failures are kept (default _build/failed/<profile>)")
     args = parser.parse_args(argv)
+    if args.cmd == "check":
+        pages = args.notebooks or [REPO_ROOT / f"{k}.py" for k in load_profile(args.profile)["notebooks"]]
+        bad = 0
+        for page in pages:
+            try:
+                check_parameters(page, args.profile)
+            except Exception as exc:  # report every page's problem, not only the first
+                bad += 1
+                print(f"{notebook_key(page)}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{len(pages) - bad} of {len(pages)} pages accept their parameters at profile {args.profile!r}")
+        return 1 if bad else 0
     where = Path(args.failed_dir) if args.failed_dir else failed_dir(args.profile)
     if args.cmd == "failures":
         failed = [json.loads(p.read_text()) for p in sorted(where.rglob("*.json"))]
