@@ -22,6 +22,10 @@
    steps) of ``nngeom.adversarial_neighborhoods.kernels.path_kernel`` (per-sample gradients and Jacobians with
    torch.func.vmap)
    against a loop of per-sample autograd calls computing the same numbers (checked to agree).
+9. the batched torch interior-point method (``nngeom.solvers.interior_point``, ``--only ipm``) on the
+   default device (CUDA when present): random dense LPs of one shape, all at once, vs one call of the numpy
+   wrapper per LP (the same code, a batch of one on the CPU) and vs HiGHS (scipy) per LP; the inradius LPs
+   of random polytopes, all at once, vs the row-generation LP of ``nngeom.solvers.polytope`` (HiGHS).
 Sections 3-4 use zoo models trained briefly (1 epoch on 10,000 images, cached): speed does not depend
 on accuracy, but persistence's work does depend on the network having real decision boundaries.
 Results are printed as a table and written to bench/results.json.
@@ -258,16 +262,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the benchmark)")
     parser.add_argument(
         "--only",
-        choices=("regions", "kernels", "feature-space", "natural-image"),
-        help="one section: 5 (linear regions), 6 (path kernel), 7 (feature space) or 8 (natural-image spaces); "
-        "written to results-<section>.json",
+        choices=("regions", "kernels", "feature-space", "natural-image", "ipm"),
+        help="one section: 5 (linear regions), 6 (path kernel), 7 (feature space), 8 (natural-image spaces) or "
+        "9 (batched interior point); written to results-<section>.json",
     )
     args = parser.parse_args()
     dev = default_device()
     torch.manual_seed(0)
     if args.only:
         rows = {"regions": _regions, "kernels": _kernels, "feature-space": _feature_space,
-                "natural-image": _natural_image}[args.only](args.quick)  # fmt: skip
+                "natural-image": _natural_image, "ipm": _ipm}[args.only](args.quick)  # fmt: skip
         return _report(rows, dev, args.quick, f"results-{args.only}.json")
     n_points = 16 if args.quick else 64
     n_samples = 200 if args.quick else 1000
@@ -414,6 +418,7 @@ def main() -> int:
     rows.extend(_kernels(args.quick))
     rows.extend(_feature_space(args.quick))
     rows.extend(_natural_image(args.quick))
+    rows.extend(_ipm(args.quick))
     return _report(rows, dev, args.quick)
 
 
@@ -766,6 +771,93 @@ def _natural_image(quick: bool) -> list[dict]:
             "speedup": t_plain / t_bare,
         },
     ]
+
+
+def _ipm(quick: bool) -> list[dict]:
+    """The batched interior-point method on the default device: ``B`` random dense LPs of one shape
+    (``min cost x`` over ``{A x + b >= 0} ∩ [-1, 1]^n``, unit rows, a random point strictly inside) in one call,
+    against one call of the numpy wrapper per LP and against HiGHS (scipy, dual simplex) per LP; then the
+    inradius LPs of ``B`` such polytopes in one call against ``nngeom.solvers.polytope.chebyshev_ball`` (HiGHS,
+    row generation) per polytope. The optima are checked against HiGHS'."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    from nngeom.solvers.interior_point import chebyshev_ball_batch, minimize_convex, minimize_convex_batch
+    from nngeom.solvers.polytope import chebyshev_ball
+
+    dev = default_device()
+    B, m, n = (8, 300, 40) if quick else (32, 800, 80)
+    g = np.random.default_rng(0)
+    inside = g.uniform(-0.6, 0.6, size=(B, n))
+    A = g.normal(size=(B, m, n))
+    A /= np.linalg.norm(A, axis=2, keepdims=True)
+    offsets = np.abs(g.normal(size=(B, m)))  # the rows' distances from the point inside, up to a scale
+    b = -np.einsum("bmn,bn->bm", A, inside) + offsets * 0.3
+    cost = g.normal(size=(B, n))
+    A_d, b_d, cost_d = (torch.tensor(v, device=dev) for v in (A, b, cost))
+
+    def batched():
+        return minimize_convex_batch(lambda x: ((cost_d * x).sum(1), cost_d, None), A_d, b_d, -1.0, 1.0, inside)
+
+    def one_at_a_time():
+        return [
+            minimize_convex(lambda x, i=i: (float(cost[i] @ x), cost[i], None), A[i], b[i], -1.0, 1.0, inside[i])
+            for i in range(B)
+        ]
+
+    def highs():
+        return [linprog(cost[i], A_ub=-A[i], b_ub=b[i], bounds=(-1.0, 1.0), method="highs") for i in range(B)]
+
+    batched()  # CUDA's first kernels and cuSOLVER's set-up are not part of the method's cost
+    t_batch, t_one, t_highs = timed(batched, repeat=2), timed(one_at_a_time), timed(highs)
+    sol, ref = batched(), highs()
+    worst = max(abs(float(sol.value[i]) - r.fun) / (1 + abs(r.fun)) for i, r in enumerate(ref))
+    iters = sol.iterations.double()
+    label = (
+        f"{B} LPs ({m} dense rows, {n} variables, box) at once on {dev.type}: {B / t_batch:.1f} LPs/s, "
+        f"{int(sol.converged.sum())}/{B} converged, {iters.mean():.1f} iterations, max rel |f - f_HiGHS| {worst:.1e}"
+    )
+    rows = [
+        {
+            "benchmark": label,
+            "nngeom_s": t_batch / B,
+            "baseline": "the numpy wrapper (the same method, a batch of one, CPU), one LP per call (s per LP)",
+            "baseline_s": t_one / B,
+            "speedup": t_one / t_batch,
+        },
+        {
+            "benchmark": "the same LPs (s per LP)",
+            "nngeom_s": t_batch / B,
+            "baseline": "HiGHS (scipy linprog, method='highs'), one LP per call",
+            "baseline_s": t_highs / B,
+            "speedup": t_highs / t_batch,
+        },
+    ]
+    Bc = B // 2
+    # polytopes of different sizes around their points
+    b_c = b[:Bc] + offsets[:Bc] * g.uniform(-0.2, 0.5, size=(Bc, 1))
+
+    def balls():
+        return chebyshev_ball_batch(A_d[:Bc], torch.tensor(b_c, device=dev), (-1.0, 1.0), hint=inside[:Bc])
+
+    def balls_highs():
+        return [chebyshev_ball(A[i], b_c[i], (-1.0, 1.0), hint=inside[i]) for i in range(Bc)]
+
+    balls()
+    t_balls, t_balls_highs = timed(balls, repeat=2), timed(balls_highs)
+    ours, theirs = balls(), balls_highs()
+    worst = max(abs(float(ours.radius[i]) - r.radius) / r.radius for i, r in enumerate(theirs))
+    rows.append(
+        {
+            "benchmark": f"inradius LPs of {Bc} polytopes ({m} rows, {n} dimensions) at once on {dev.type}: "
+            f"{int(ours.converged.sum())}/{Bc} converged, max rel |r - r_HiGHS| {worst:.1e}",
+            "nngeom_s": t_balls / Bc,
+            "baseline": "nngeom.solvers.polytope.chebyshev_ball (HiGHS, row generation), one per call (s per LP)",
+            "baseline_s": t_balls_highs / Bc,
+            "speedup": t_balls_highs / t_balls,
+        }
+    )
+    return rows
 
 
 def _report(rows: list[dict], dev, quick: bool, name: str = "results.json") -> int:

@@ -162,8 +162,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "interior-point-upper-bound-sign",
         "lib/nngeom/solvers/interior_point.py",
-        "        rd[bu] += zu\n",
-        "        rd[bu] -= zu\n",
+        "        rd = grad - _rmv(C, z) - zl + zu\n",
+        "        rd = grad - _rmv(C, z) - zl - zu\n",
         "the dual residual of the interior-point method has the upper-bound multipliers with the wrong "
         "sign: optima on an upper bound of the box are missed",
         (

@@ -19,8 +19,9 @@ solver returns. Here ``x^t`` is the maximiser nearest to ``x*`` (:func:`nearest_
 well-defined choice; the one nearest to the middle of the box is available for comparison.
 
 All programs are solved by the dense interior-point method of :mod:`nngeom.solvers.interior_point` (the paper used a
-convex solver; the tests compare ours with cvxpy). This module needs numpy and scipy only, so it runs in worker
-processes (:func:`nngeom.core.parallel.run_jobs`).
+convex solver; the tests compare ours with cvxpy). The programs take numpy arrays and run in worker processes
+(:func:`nngeom.core.parallel.run_jobs`, one thread each); the solver is torch code, the same that solves a
+batch of programs on a GPU (:func:`nngeom.solvers.interior_point.minimize_convex_batch`).
 """
 
 from __future__ import annotations
