@@ -84,3 +84,37 @@ def test_the_hash_of_a_page_with_models_follows_their_training_recipe(tree):
     trainer = tree / "lib/nngeom/core/training.py"  # imported by the zoo, not necessarily by the page
     trainer.write_text(trainer.read_text() + "\n# touched\n")
     assert ledger.input_hash("default", page, tree) != before
+
+
+def _benchmark(path, seconds):
+    """A Snakemake benchmark file as the workflow writes one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        f"{seconds}\t0:00:00\t512.0\t900.0\t500.0\t505.0\t0\t0\t90\t{seconds * 0.9}\n"
+    )
+
+
+def test_a_record_keeps_its_build_cost_and_the_parts_add_up(tree):
+    other = "notebooks/natural_image_spaces/02_subgroups"  # trains the zoo model fashion-allconv-w8
+    shutil.copy(REPO_ROOT / f"{other}.py", tree / f"{other}.py")
+    built = tree / "_build/metrics/default" / f"{other}.json"
+    built.write_text(json.dumps({"notebook": other, "profile": "default", "values": {}, "items": {}}))
+    bench = tree / "_build/benchmarks/default"
+    _benchmark(bench / "notebooks" / f"{PAGE}.tsv", 60.0)
+    _benchmark(bench / "notebooks" / f"{other}.tsv", 600.0)
+    _benchmark(bench / "models/fashion-allconv-w8.tsv", 300.0)
+    ledger.record("default", [PAGE, other], root=tree)
+    stamp = ledger.load_ledger("default", tree)[other][ledger.LEDGER_KEY]
+    assert stamp["build"]["page"]["wall_s"] == 600.0 and stamp["build"]["page"]["cpu_s"] == 540.0
+    assert stamp["build"]["models"]["fashion-allconv-w8"]["wall_s"] == 300.0
+    assert stamp["build"]["machine"]["cores"] >= 1
+    assert ledger.load_ledger("default", tree)[PAGE][ledger.LEDGER_KEY]["build"]["models"] == {}
+    timing = ledger.build_timing("default", tree)
+    assert (timing["pages_s"], timing["models_s"], timing["total_s"]) == (660.0, 300.0, 960.0)
+    assert PAGE not in timing["unmeasured"] and "notebooks/linear_regions/06_cnn_appendix" in timing["unmeasured"]
+    # a page built without the workflow (no benchmark file) is recorded without a cost
+    (bench / "notebooks" / f"{PAGE}.tsv").unlink()
+    ledger.record("default", [PAGE], root=tree)
+    assert "build" not in ledger.load_ledger("default", tree)[PAGE][ledger.LEDGER_KEY]
+    assert PAGE in ledger.build_timing("default", tree)["unmeasured"]

@@ -11,6 +11,12 @@ and the scoreboard can be built from it without rerunning anything:
     python -m nngeom.book.ledger record --profile default [PAGE ...]   # from _build/metrics/default
     python -m nngeom.book.ledger status --profile default              # current / stale / missing per page
     python -m nngeom.book.ledger headline --profile default            # the README's headline counts
+    python -m nngeom.book.ledger timing --profile default              # the build, assembled from the records
+
+A record also keeps what its build cost, when the workflow measured it (Snakemake's benchmark files): the
+page's wall time, CPU time and peak memory, the same for each zoo model it trained in that build, and the
+machine. A default build takes longer than one working session, so it is built and recorded a paper at a
+time; ``timing`` adds the recorded parts up into the cost of a whole build (each model once).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from nngeom.book.workflow import library_inputs
 from nngeom.core.io import atomic_write_json
 from nngeom.core.profiles import REPO_ROOT
 
-__all__ = ["input_hash", "ledger_dir", "record", "freshness", "load_ledger", "LEDGER_KEY"]
+__all__ = ["input_hash", "ledger_dir", "record", "freshness", "load_ledger", "build_timing", "LEDGER_KEY"]
 
 LEDGER_KEY = "ledger"  # the stamp's key inside a recorded metrics file
 LEDGER_PROFILES = ("default", "paper")  # the profiles worth keeping; smoke is rebuilt by every test run
@@ -97,6 +103,25 @@ def _commit(root: Path) -> str:
         return "unknown"
 
 
+def _build_cost(profile: str, key: str, built_in: Path) -> dict[str, Any] | None:
+    """What building page ``key`` cost in the checkout ``built_in``, from the workflow's benchmark files: the
+    page's job and the jobs of the zoo models it names that have one (a model trained in an earlier build
+    has a file from then, kept with its time), and this machine. ``None`` without the page's file."""
+    from nngeom.book.buildreport import benchmark_dir, machine_summary, read_benchmarks
+
+    jobs = {(r["kind"], r["name"]): r for r in read_benchmarks(benchmark_dir(profile, built_in))}
+    page = jobs.get(("page", key))
+    if page is None:
+        return None
+    fields = ("wall_s", "cpu_s", "max_rss_mb", "finished")
+    models = _page_entry(profile, key, built_in).get("models", []) or []
+    return {
+        "page": {f: page[f] for f in fields},
+        "models": {m: {f: jobs["model", m][f] for f in fields} for m in models if ("model", m) in jobs},
+        "machine": machine_summary(),
+    }
+
+
 def record(profile: str, keys: list[str] | None = None, root: Path = REPO_ROOT,
            metrics_dir: Path | None = None, built_in: Path | None = None) -> list[Path]:  # fmt: skip
     """Copy the built metrics of ``keys`` (default: every page of the profile that has them) into the
@@ -126,6 +151,9 @@ def record(profile: str, keys: list[str] | None = None, root: Path = REPO_ROOT,
             raise ValueError(f"{source} is from profile {metrics.get('profile')!r}, not {profile!r}")
         metrics[LEDGER_KEY] = {"inputs": input_hash(profile, key, built_in), "commit": commit,
                                "recorded": dt.date.today().isoformat()}  # fmt: skip
+        cost = _build_cost(profile, key, built_in)
+        if cost is not None:
+            metrics[LEDGER_KEY]["build"] = cost
         written.append(atomic_write_json(ledger_dir(profile, root) / f"{key}.json", metrics))
     return written
 
@@ -157,7 +185,7 @@ def freshness(profile: str, root: Path = REPO_ROOT) -> dict[str, str]:
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nngeom.book.ledger", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("record", "status", "headline"):
+    for name in ("record", "status", "headline", "timing"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default="default", choices=LEDGER_PROFILES)
         if name == "record":
@@ -177,12 +205,54 @@ def _main(argv: list[str] | None = None) -> int:
             for key, state in freshness(args.profile).items():
                 stamp = load_ledger(args.profile).get(key, {}).get(LEDGER_KEY, {})
                 print(f"{state:8s} {key}" + (f"  (recorded {stamp['recorded']} at {stamp['commit']})" if stamp else ""))
+        elif args.command == "timing":
+            print(_timing_markdown(args.profile))
         else:
             print(headline(args.profile))
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def build_timing(profile: str, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """A whole build of ``profile`` assembled from the ledger's records: per page its recorded wall time (or
+    ``None`` where the record has no build cost), each zoo model once (its latest recorded training), and
+    the sums. ``pages``: key -> {"wall_s", "cpu_s", "state", "commit"}; ``models``: name -> wall seconds;
+    ``unmeasured``: the pages of the profile with no measured record."""
+    recorded = load_ledger(profile, root)
+    states = freshness(profile, root)
+    pages: dict[str, dict[str, Any]] = {}
+    models: dict[str, tuple[str, float]] = {}
+    for key, state in states.items():
+        stamp = recorded.get(key, {}).get(LEDGER_KEY, {})
+        build = stamp.get("build") or {}
+        page = build.get("page") or {}
+        pages[key] = {"wall_s": page.get("wall_s"), "cpu_s": page.get("cpu_s"), "state": state,
+                      "commit": stamp.get("commit")}  # fmt: skip
+        for name, cost in (build.get("models") or {}).items():
+            if cost.get("wall_s") is not None and (name not in models or cost["finished"] > models[name][0]):
+                models[name] = (cost["finished"], cost["wall_s"])
+    pages_s = sum(p["wall_s"] or 0.0 for p in pages.values())
+    models_s = sum(w for _, w in models.values())
+    return {"pages": pages, "models": {k: w for k, (_, w) in sorted(models.items())}, "pages_s": pages_s,
+            "models_s": models_s, "total_s": pages_s + models_s,
+            "unmeasured": [k for k, p in pages.items() if p["wall_s"] is None]}  # fmt: skip
+
+
+def _timing_markdown(profile: str) -> str:
+    t = build_timing(profile)
+    lines = ["| page | wall time (min) | CPU time (min) | record |", "|---|---|---|---|"]
+    for key, p in t["pages"].items():
+        wall = "not measured" if p["wall_s"] is None else f"{p['wall_s'] / 60:.1f}"
+        cpu = "" if p["cpu_s"] is None else f"{p['cpu_s'] / 60:.1f}"
+        lines.append(f"| {key} | {wall} | {cpu} | {p['state']}" + (f" ({p['commit']})" if p["commit"] else "") + " |")
+    lines.append(f"| zoo models ({len(t['models'])} recorded, each once) | {t['models_s'] / 60:.1f} | | |")
+    lines.append(f"| **total of the measured parts** | **{t['total_s'] / 60:.1f}** | | |")
+    if t["unmeasured"]:
+        lines.append(f"\n{len(t['unmeasured'])} of {len(t['pages'])} pages have no measured record, so the total "
+                     "is a lower bound.")  # fmt: skip
+    return "\n".join(lines)
 
 
 def headline(profile: str, root: Path = REPO_ROOT) -> str:
