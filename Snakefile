@@ -73,9 +73,19 @@ def models_of(key):
     return [f"{MODELS}/{m}.json" for m in (NOTEBOOKS[key] or {}).get("models", []) or []]
 
 
+# Pages that read runs another page trains and caches: they run after it, so that two jobs (two Slurm
+# nodes) never train the same runs at once. NIS 04's 15-epoch runs and NIS 05's regular runs are page 03's.
+READS_RUNS_OF = {
+    "notebooks/natural_image_spaces/04_fgsm_robustness": "notebooks/natural_image_spaces/03_illusive_samples",
+    "notebooks/natural_image_spaces/05_confusion_classes": "notebooks/natural_image_spaces/03_illusive_samples",
+}
+
+
 def others_metrics(key):
     # The scoreboard summarises every page, so it runs after them; the build report reads every job's
     # benchmark file, the scoreboard's included, so it runs last.
+    if key in READS_RUNS_OF:
+        return [f"{METRICS}/{READS_RUNS_OF[key]}.json"]
     if key == SCOREBOARD:
         return [f"{METRICS}/{k}.json" for k in NOTEBOOKS if k not in (SCOREBOARD, BUILD_REPORT)]
     if key == BUILD_REPORT:

@@ -197,6 +197,28 @@ def test_retraining_on_subsets_is_cached_per_run_and_resumes(tmp_path, monkeypat
         studies.retrain_on_subsets(build, (x, y), test, {"bad": torch.tensor([40])}, **kwargs)
 
 
+def test_retraining_in_worker_processes_gives_the_results_of_one_process():
+    import nngeom.natural_image_spaces.studies as studies
+    from nngeom.core.device import torch_threads
+    from nngeom.core.models import Builder
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(40, 1, 4, 4, generator=g)
+    y = (x.flatten(1).mean(1) > 0.5).long()
+    sets = {"first half": torch.arange(20), studies.ALL_SET: torch.arange(40)}
+    build = Builder("mlp", {"in_features": 16, "hidden": [8], "n_classes": 2})  # pickles, unlike a lambda
+    kwargs = dict(n_classes=2, runs=2, epochs=2, batch_size=8, lr=1e-2, progress=False)
+    with torch_threads(1):  # the workers' one thread each
+        one = studies.retrain_on_subsets(build, (x, y), (x[:20], y[:20]), sets, **kwargs)
+    two = studies.retrain_on_subsets(build, (x, y), (x[:20], y[:20]), sets, workers=2, **kwargs)
+    assert [(r["training_set"], r["noise"], r["run"]) for r in two] == [
+        (name, noise, run) for name in sets for noise in (False, True) for run in range(2)
+    ]
+    assert [r["A"] for r in two] == [r["A"] for r in one] and [r["P_g"] for r in two] == [r["P_g"] for r in one]
+    with pytest.raises(ValueError, match="'workers'"):
+        studies.retrain_on_subsets(build, (x, y), (x[:20], y[:20]), sets, workers=0, **kwargs)
+
+
 def test_table1_summary_averages_the_runs():
     from nngeom.natural_image_spaces.studies import table1_summary
 
@@ -245,6 +267,31 @@ def test_recorded_training_keeps_its_statistics_and_reads_them_back(tmp_path, mo
     assert bool(dropped[:4].all()) and int(dropped.sum()) < 10  # something, and not everything, is left out
     assert torch.equal(cleaned.kept, torch.nonzero(~dropped).squeeze(1))
     assert sorted(p.name for p in (tmp_path / "pair").iterdir()) == ["regular-run0.pt", "without-t0.5-run0.pt"]
+
+
+def test_illusive_pairs_in_worker_processes_equal_one_process(tmp_path):
+    import nngeom.natural_image_spaces.studies as studies
+    from nngeom.core.device import torch_threads
+    from nngeom.core.models import Builder
+
+    g = torch.Generator().manual_seed(2)
+    labels = torch.arange(30) % 2
+    x = torch.rand(30, 1, 4, 4, generator=g) + 3 * labels[:, None, None, None]
+    flipped = labels.clone()
+    flipped[:4] = 1 - flipped[:4]
+    build = Builder("mlp", {"in_features": 16, "hidden": [], "n_classes": 2})
+    kwargs = dict(threshold=0.5, epochs=6, batch_size=8, lr=1e-1)
+    pairs = studies.illusive_pairs(build, (x, flipped), (x, labels), [0, 1, 2], cache_dir=tmp_path / "two",
+                                   workers=2, progress=False, **kwargs)  # fmt: skip
+    with torch_threads(1):  # what each worker had
+        one = [studies.with_and_without_illusive(build, (x, flipped), (x, labels), seed=s, progress=False, **kwargs)
+               for s in (0, 1, 2)]  # fmt: skip
+    for (regular, cleaned), (regular1, cleaned1) in zip(pairs, one, strict=True):
+        assert torch.equal(regular.train.predicted, regular1.train.predicted)
+        assert torch.equal(cleaned.kept, cleaned1.kept) and torch.equal(cleaned.test.correct, cleaned1.test.correct)
+    assert len(list((tmp_path / "two").glob("*.pt"))) == 6  # every pair kept, read back in order
+    with pytest.raises(ValueError, match="'seeds'"):
+        studies.illusive_pairs(build, (x, flipped), (x, labels), [], cache_dir=tmp_path, **kwargs)
 
 
 def test_overfitting_drop_is_the_fall_from_the_best_epoch():

@@ -50,6 +50,7 @@ epochs = 6                   # epochs of every retraining (Table 2's short setti
 batch_size = 128             # batch size of the retraining (noise images come on top)
 lr = 1e-3                    # Adam's step size
 noise_ratio = 5              # noise images per natural image in the noise half
+workers = 2                  # processes that retrain at once, one thread each (1 on a GPU)
 alpha = 0.05                 # level of every test (Bonferroni-corrected where a claim makes several)
 margin = 1.0                 # accuracy points within which "not worse" counts (non-inferiority)
 
@@ -69,7 +70,7 @@ from nngeom.core.validation import check_in_open_interval, check_positive, check
 from nngeom.natural_image_spaces.studies import ALL_SET, retrain_on_subsets, table1_summary, table1_training_sets
 from nngeom.natural_image_spaces.subgroups import rank_samples
 
-for _name in ("runs", "epochs", "batch_size", "noise_ratio"):
+for _name in ("runs", "epochs", "batch_size", "noise_ratio", "workers"):
     check_positive_int(_name, globals()[_name])
 check_positive("lr", lr)
 check_positive("margin", margin)
@@ -119,7 +120,8 @@ records = retrain_on_subsets(
     nis.build,
     (x_train, y_train), (x_test, y_test), sets, n_classes=len(nis.classes), runs=runs, epochs=epochs,
     batch_size=batch_size, lr=lr, noise_ratio=noise_ratio, value_range=spec.value_range, seed=seed, device=dev,
-    cache_dir=zoo.entry_dir(spec) / "table1", recipe={"base": spec.key(), "ranked": len(y_train), "test": len(y_test)})
+    workers=workers, cache_dir=zoo.entry_dir(spec) / "table1",
+    recipe={"base": spec.key(), "ranked": len(y_train), "test": len(y_test)})
 summary = pd.DataFrame(table1_summary(records))
 per_run = pd.DataFrame(records)
 

@@ -45,6 +45,7 @@ batch_size = 128             # batch size
 lr = 1e-3                    # Adam's step size
 illusive_threshold = 0.9     # a sample misclassified in at least this share of the epochs is illusive
 alpha = 0.05                 # level of the tests
+workers = 2                  # processes that train at once, one thread each (1 on a GPU)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -53,14 +54,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
-from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import verdict_markdown
 from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
-from nngeom.natural_image_spaces.studies import less_overfitting, overfitting_drop, with_and_without_illusive
+from nngeom.natural_image_spaces.studies import illusive_pairs, less_overfitting, overfitting_drop
 
-for _name in ("epochs", "runs", "batch_size"):
+for _name in ("epochs", "runs", "batch_size", "workers"):
     check_positive_int(_name, globals()[_name])
 check_positive("lr", lr)
 if not 0 < illusive_threshold <= 1:
@@ -83,10 +83,10 @@ for _name in ("runs", "epochs", "illusive_threshold", "alpha"):
 curves = {"regular": [], "without illusive training samples": [],
           "without illusive training samples, on the other test samples": []}
 shares = []
-for r in tqdm(range(runs), desc="runs, with and without illusive samples"):
-    regular, cleaned = with_and_without_illusive(build, (x_train, y_train), (x_test, y_test),
-                                                 threshold=illusive_threshold, epochs=epochs, batch_size=batch_size,
-                                                 lr=lr, seed=seed + r, device=dev, cache_dir=cache, progress=False)
+pairs = illusive_pairs(build, (x_train, y_train), (x_test, y_test), [seed + r for r in range(runs)],
+                       threshold=illusive_threshold, epochs=epochs, batch_size=batch_size, lr=lr, cache_dir=cache,
+                       device=dev, workers=workers)
+for regular, cleaned in pairs:
     illusive, illusive_test = regular.train.illusive(illusive_threshold), regular.test.illusive(illusive_threshold)
     curves["regular"].append(100 * regular.test.accuracy())
     curves["without illusive training samples"].append(100 * cleaned.test.accuracy())

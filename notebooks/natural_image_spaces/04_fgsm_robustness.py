@@ -49,6 +49,7 @@ illusive_threshold = 0.9     # a sample misclassified in at least this share of 
 attack_limit = 2000          # test images attacked (0: all)
 alpha = 0.05                 # level of the tests (Bonferroni over the table's cells)
 cost_margin = 2.0            # "drops a little": the legitimate accuracy may fall by less than this many points
+workers = 2                  # processes that train at once, one thread each (1 on a GPU)
 
 # %% tags=["hide-input"]
 import math
@@ -56,7 +57,6 @@ import math
 import pandas as pd
 import torch
 from IPython.display import display
-from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_scale, reference, verdict_markdown
@@ -69,9 +69,9 @@ from nngeom.core.validation import (
     check_positive,
     check_positive_int,
 )
-from nngeom.natural_image_spaces.studies import fgsm_accuracies, with_and_without_illusive
+from nngeom.natural_image_spaces.studies import fgsm_accuracies, illusive_pairs
 
-for _name in ("runs", "batch_size"):
+for _name in ("runs", "batch_size", "workers"):
     check_positive_int(_name, globals()[_name])
 check_nonnegative_int("attack_limit", attack_limit)
 for _name in ("lr", "cost_margin"):
@@ -96,15 +96,16 @@ metrics.value("paper_runs", paper_scale("NIS-T2")["runs"]);
 
 # %%
 records = []
-for n, r in tqdm([(n, r) for n in epoch_settings for r in range(runs)], desc="runs, with and without illusive samples"):
-    pair = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), (nis.x_test, nis.y_test),
-                                     threshold=illusive_threshold, epochs=n, batch_size=batch_size, lr=lr,
-                                     seed=seed + r, device=dev, cache_dir=nis.illusive_cache(n, batch_size, lr),
-                                     progress=False)
-    for name, run in zip(["regular", "without"], pair):
-        acc = fgsm_accuracies(run.model, x_attack, y_attack, eps_list)
-        records.append({"epochs": n, "run": r, "training": name, "n_train": len(run.kept),
-                        **{k: 100 * v for k, v in acc.items()}})
+for n in epoch_settings:
+    pairs = illusive_pairs(nis.build, (nis.x_train, nis.y_train), (nis.x_test, nis.y_test),
+                           [seed + r for r in range(runs)], threshold=illusive_threshold, epochs=n,
+                           batch_size=batch_size, lr=lr, cache_dir=nis.illusive_cache(n, batch_size, lr), device=dev,
+                           workers=workers)
+    for r, pair in enumerate(pairs):
+        for name, run in zip(["regular", "without"], pair):
+            acc = fgsm_accuracies(run.model, x_attack, y_attack, eps_list)
+            records.append({"epochs": n, "run": r, "training": name, "n_train": len(run.kept),
+                            **{k: 100 * v for k, v in acc.items()}})
 per_run = pd.DataFrame(records)
 
 

@@ -234,12 +234,11 @@ class NaturalImageSetting:
         name = f"{self.dataset}-{self.spec.arch}-{arch}-n{len(self.y_train)}-t{len(self.y_test)}"
         return zoo.cache_dir() / "nis-illusive" / f"{name}-e{epochs}-b{batch_size}-lr{lr:g}"
 
-    def build(self, n_classes: int | None = None) -> nn.Module:
-        """A fresh, untrained network of the page's architecture (``n_classes`` outputs, default the spec's)."""
-        kwargs = dict(self.spec.arch_kwargs)
-        if n_classes is not None:
-            kwargs["n_classes"] = n_classes
-        return models.build(self.spec.arch, **kwargs)
+    @property
+    def build(self) -> models.Builder:
+        """Fresh, untrained networks of the page's architecture: ``build()``, or ``build(n_classes)`` for another
+        number of outputs (a :class:`nngeom.core.models.Builder`, which worker processes can be sent)."""
+        return models.Builder(self.spec.arch, dict(self.spec.arch_kwargs))
 
 
 def open_natural_image_page(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +29,7 @@ __all__ = [
     "SpatialMean",
     "all_convolutional",
     "build",
+    "Builder",
     "ARCHITECTURES",
     "ImageNetClassifier",
     "imagenet_model",
@@ -354,6 +357,27 @@ def build(arch: str, **kwargs) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; allowed: {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[arch](**kwargs)
+
+
+@dataclass(frozen=True)
+class Builder:
+    """Fresh, untrained networks of one architecture: ``Builder(arch, kwargs)()``, or ``(n_classes)`` for another
+    number of outputs. Unlike a lambda or a bound method it pickles small, so studies can send it to worker
+    processes (:func:`nngeom.core.parallel.run_jobs`).
+
+    Example:
+        >>> make = Builder("all_convolutional", {"base_filters": 8, "in_channels": 1, "image_size": 28})
+        >>> make(11)  # the same net with an 11th output (e.g. a noise class)
+    """
+
+    arch: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, n_classes: int | None = None) -> nn.Module:
+        kwargs = dict(self.kwargs)
+        if n_classes is not None:
+            kwargs["n_classes"] = n_classes
+        return build(self.arch, **kwargs)
 
 
 # --- Pretrained ImageNet classifiers (Bell, Part I, section 5.2) ------------------------------------

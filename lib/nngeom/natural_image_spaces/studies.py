@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from nngeom.core.io import atomic_path, atomic_write_json
+from nngeom.core.parallel import run_jobs
 from nngeom.core.stats import Decision, interval_above, run_mean_difference
 from nngeom.core.training import train_classifier
 from nngeom.core.validation import check_positive_int
@@ -43,6 +43,7 @@ __all__ = [
     "RecordedRun",
     "recorded_training",
     "with_and_without_illusive",
+    "illusive_pairs",
     "overfitting_drop",
     "less_overfitting",
     "fgsm_accuracies",
@@ -79,6 +80,39 @@ def _probabilities(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tenso
                           for i in range(0, len(x), batch_size)])  # fmt: skip
 
 
+def _retrain_one(
+    build_model: Callable[[int], nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    *,
+    n_classes: int,
+    with_noise: bool,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    noise_ratio: int,
+    value_range: tuple[float, float],
+    device: torch.device | None,
+    record: dict[str, Any],
+    path: Path | None,
+) -> dict[str, Any]:
+    """One (set, noise, run) of :func:`retrain_on_subsets`: train, measure, keep the result (module level, so
+    that worker processes can run it)."""
+    torch.manual_seed(seed)
+    model = build_model(n_classes + int(with_noise))
+    if device is not None:
+        model = model.to(device)
+    transform = NoiseClass(label=n_classes, ratio=noise_ratio, value_range=value_range) if with_noise else None
+    train_classifier(model, train, test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                     progress=False, batch_transform=transform)  # fmt: skip
+    m = table1_metrics(_probabilities(model, test[0]), test[1], noise_label=n_classes if with_noise else None)
+    rec = {**record, **m}
+    if path is not None:
+        atomic_write_json(path, rec)
+    return rec
+
+
 def retrain_on_subsets(
     build_model: Callable[[int], nn.Module],
     train: tuple[Tensor, Tensor],
@@ -97,6 +131,7 @@ def retrain_on_subsets(
     device: torch.device | None = None,
     cache_dir: Path | None = None,
     recipe: dict[str, Any] | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train a fresh network on each training set of ``sets`` (name -> indices into ``train``), for each
@@ -108,15 +143,24 @@ def retrain_on_subsets(
     ``value_range`` (:class:`nngeom.natural_image_spaces.subgroups.NoiseClass`). Training is
     :func:`nngeom.core.training.train_classifier` with Adam for ``epochs`` epochs.
 
-    ``cache_dir``: where each result is kept (one JSON file per set, noise and run, written atomically), under
-    a key of the training recipe and ``recipe`` (what else determines the result: the base model, the data);
-    results already there are read instead of recomputed.
+    ``workers``: processes that train at once, one thread each (:func:`nngeom.core.parallel.run_jobs`; the
+    small networks of Table 1 use a second core better this way than as a second thread of one training).
+    ``build_model`` is then sent to them and must pickle: a :class:`nngeom.core.models.Builder`, not a lambda.
+    Every run is seeded on its own, so the results do not depend on which worker trains it; they can differ
+    from a run with another number of threads in the last digits of a float sum.
 
-    Returns one record per (set, noise, run): ``training_set``, ``noise``, ``run``, ``n_train`` and the
-    columns of :func:`nngeom.natural_image_spaces.subgroups.table1_metrics` (shares in [0, 1]).
+    ``cache_dir``: where each result is kept (one JSON file per set, noise and run, written atomically as
+    soon as it is done), under a key of the training recipe and ``recipe`` (what else determines the result:
+    the base model, the data); results already there are read instead of recomputed, so an interrupted study
+    resumes.
+
+    Returns one record per (set, noise, run), in that order: ``training_set``, ``noise``, ``run``,
+    ``n_train`` and the columns of :func:`nngeom.natural_image_spaces.subgroups.table1_metrics` (shares in
+    [0, 1]).
     """
     check_positive_int("runs", runs)
     check_positive_int("n_classes", n_classes)
+    check_positive_int("workers", workers)
     x, y = train
     n = len(y)
     for name, idx in sets.items():
@@ -128,28 +172,28 @@ def retrain_on_subsets(
     if cache_dir is not None:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         folder = Path(cache_dir) / f"table1-{digest}"
-    jobs = [(name, with_noise, r) for name in sets for with_noise in noise for r in range(runs)]
-    records = []
-    for name, with_noise, r in tqdm(jobs, desc="retraining on subsets", disable=not progress):
+    records: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, tuple, dict]] = []  # (position in records, args, kwargs) of the runs not cached
+    for name in sets:
         idx = sets[name]
         slug = hashlib.sha256(f"{name}|{idx.tolist()}".encode()).hexdigest()[:12]
-        path = folder / f"{slug}-{'noise' if with_noise else 'plain'}-run{r}.json" if folder else None
-        if path is not None and path.is_file():
-            records.append(json.loads(path.read_text()))
-            continue
-        torch.manual_seed(seed + r)
-        model = build_model(n_classes + int(with_noise))
-        if device is not None:
-            model = model.to(device)
-        transform = NoiseClass(label=n_classes, ratio=noise_ratio, value_range=value_range) if with_noise else None
-        train_classifier(model, (x[idx], y[idx]), test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r,
-                         device=device, progress=False, batch_transform=transform)  # fmt: skip
-        m = table1_metrics(_probabilities(model, test[0]), test[1], noise_label=n_classes if with_noise else None)
-        rec = {"training_set": name, "noise": with_noise, "run": r, "n_train": len(idx), **m}
-        if path is not None:
-            atomic_write_json(path, rec)
-        records.append(rec)
-    return records
+        for with_noise in noise:
+            for r in range(runs):
+                path = folder / f"{slug}-{'noise' if with_noise else 'plain'}-run{r}.json" if folder else None
+                if path is not None and path.is_file():
+                    records.append(json.loads(path.read_text()))
+                    continue
+                record = {"training_set": name, "noise": with_noise, "run": r, "n_train": len(idx)}
+                kwargs = dict(n_classes=n_classes, with_noise=with_noise, seed=seed + r, epochs=epochs,
+                              batch_size=batch_size, lr=lr, noise_ratio=noise_ratio, value_range=value_range,
+                              device=device, record=record, path=path)  # fmt: skip
+                todo.append((len(records), (build_model, (x[idx], y[idx]), test), kwargs))
+                records.append(None)
+    done = run_jobs(_retrain_one, ((args, kwargs) for _, args, kwargs in todo), workers=workers, total=len(todo),
+                    progress=progress, desc=f"retraining on subsets ({len(records) - len(todo)} cached)")  # fmt: skip
+    for (position, _, _), rec in zip(todo, done):
+        records[position] = rec
+    return records  # type: ignore[return-value]
 
 
 def table1_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +276,11 @@ def recorded_training(
     return run
 
 
+def _pair_paths(cache_dir: Path, threshold: float, seed: int) -> tuple[Path, Path]:
+    """Where :func:`with_and_without_illusive` keeps a seed's regular run and its run without illusive samples."""
+    return cache_dir / f"regular-run{seed}.pt", cache_dir / f"without-t{threshold:g}-run{seed}.pt"
+
+
 def with_and_without_illusive(
     build_model: Callable[[], nn.Module],
     train: tuple[Tensor, Tensor],
@@ -252,14 +301,50 @@ def with_and_without_illusive(
     ``without-t<threshold>-run<seed>.pt``); it must name everything else that determines them. ``progress``:
     a bar per training run (pages that loop over runs pass ``False`` and show one bar over the runs)."""
     common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress)
-    path = (lambda name: Path(cache_dir) / name) if cache_dir is not None else (lambda name: None)
-    regular = recorded_training(build_model, train, test, **common, cache_path=path(f"regular-run{seed}.pt"),
+    paths = _pair_paths(Path(cache_dir), threshold, seed) if cache_dir is not None else (None, None)
+    regular = recorded_training(build_model, train, test, **common, cache_path=paths[0],
                                 desc=f"regular run, seed {seed}")  # fmt: skip
     kept = torch.nonzero(~regular.train.illusive(threshold)).squeeze(1)
-    cleaned = recorded_training(build_model, train, test, keep=kept, **common,
-                                cache_path=path(f"without-t{threshold:g}-run{seed}.pt"),
+    cleaned = recorded_training(build_model, train, test, keep=kept, **common, cache_path=paths[1],
                                 desc=f"without illusive samples, seed {seed}")  # fmt: skip
     return regular, cleaned
+
+
+def _illusive_pair_to_cache(build_model: Callable[[], nn.Module], train, test, kwargs: dict[str, Any]) -> None:
+    """Worker job of :func:`illusive_pairs`: run (or find) one seed's pair; it is kept in the cache."""
+    with_and_without_illusive(build_model, train, test, **kwargs)
+
+
+def illusive_pairs(
+    build_model: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    seeds: Sequence[int],
+    *,
+    threshold: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    cache_dir: Path,
+    device: torch.device | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> list[tuple[RecordedRun, RecordedRun]]:
+    """:func:`with_and_without_illusive` for each of ``seeds``, the seeds not yet in ``cache_dir`` trained by
+    ``workers`` processes at once (one thread each; :func:`nngeom.core.parallel.run_jobs`), then every pair
+    read from the cache in order. ``build_model`` must pickle when ``workers > 1`` (a
+    :class:`nngeom.core.models.Builder`). A seed's runs are the same whichever worker trains them; with
+    another number of threads they can differ in the last digits of a float sum. One bar over the seeds."""
+    check_positive_int("workers", workers)
+    if not seeds:
+        raise ValueError("parameter 'seeds' must name at least one seed")
+    kwargs = dict(threshold=threshold, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                  cache_dir=cache_dir, progress=False)  # fmt: skip
+    cached = [all(p.is_file() for p in _pair_paths(Path(cache_dir), threshold, s)) for s in seeds]
+    jobs = [((build_model, train, test, {**kwargs, "seed": s}), {}) for s, done in zip(seeds, cached) if not done]
+    run_jobs(_illusive_pair_to_cache, jobs, workers=workers, total=len(jobs), progress=progress,
+             desc=f"runs with and without illusive samples ({sum(cached)} cached)")  # fmt: skip
+    return [with_and_without_illusive(build_model, train, test, **kwargs, seed=s) for s in seeds]
 
 
 def overfitting_drop(curve: Tensor) -> float:
