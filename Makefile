@@ -48,8 +48,8 @@ cluster-deps:
 test: data browser
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
-# Not part of make test (it adds a second smoke run of one paper through Slurm): the smoke build, then the
-# natural-image-spaces paper's smoke workflow through profiles/slurm on a single-node Slurm.
+# Not part of make test (it adds a second smoke run of one paper, through Slurm): the natural-image-spaces
+# paper's smoke workflow through profiles/slurm on a single-node Slurm, checked against the smoke expectations.
 test-cluster: data cluster-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m cluster tests/test_book.py $(PYTEST_ARGS)
 
