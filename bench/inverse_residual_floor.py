@@ -19,6 +19,7 @@ import time
 import torch
 
 from nngeom.core import data, zoo
+from nngeom.core.device import default_device
 from nngeom.feature_space.flips import flip_points, split_last_linear
 from nngeom.feature_space.inverse import images_for_features
 
@@ -29,8 +30,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     args = parser.parse_args()
     torch.manual_seed(0)
-    model = zoo.load("fashion-resnet20", profile=args.profile, device=torch.device("cpu")).eval()
+    dev = default_device()  # CUDA when present
+    print(f"device: {dev}; torch {torch.__version__}")
+    model = zoo.load("fashion-resnet20", profile=args.profile, device=dev).eval()
     x, _ = data.tensors("fashion-mnist", "test", limit=args.images)
+    x = x.to(dev)
     body, last = split_last_linear(model)
     with torch.no_grad():
         f = body(x).flatten(1)
@@ -42,9 +46,10 @@ def main() -> None:
         with torch.no_grad():
             r = (body(images).flatten(1) - t).norm(dim=1) / margin
             d = (images - x).flatten(1).norm(dim=1)
-        print(f"{name:<38} {seconds:5.0f} s  residual / margin {r.numpy().round(3)}  |x - x_0| {d.numpy().round(2)}")
+        r, d = r.cpu().numpy().round(3), d.cpu().numpy().round(2)
+        print(f"{name:<38} {seconds:5.0f} s  residual / margin {r}  |x - x_0| {d}")
 
-    print(f"margins {margin.numpy().round(3)}")
+    print(f"margins {margin.cpu().numpy().round(3)}")
     t0 = time.perf_counter()
     inv = images_for_features(model, t, x, steps=200)
     report("continuation, 6 x 200 steps + 8 AL rounds", inv.images, time.perf_counter() - t0)
