@@ -173,7 +173,7 @@ def retrain_on_subsets(
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         folder = Path(cache_dir) / f"table1-{digest}"
     records: list[dict[str, Any] | None] = []
-    todo: list[tuple[int, tuple, dict]] = []  # (position in records, args, kwargs) of the runs not cached
+    todo: list[tuple[int, Tensor, dict]] = []  # (position in records, indices, kwargs) of the runs not cached
     for name in sets:
         idx = sets[name]
         slug = hashlib.sha256(f"{name}|{idx.tolist()}".encode()).hexdigest()[:12]
@@ -187,9 +187,12 @@ def retrain_on_subsets(
                 kwargs = dict(n_classes=n_classes, with_noise=with_noise, seed=seed + r, epochs=epochs,
                               batch_size=batch_size, lr=lr, noise_ratio=noise_ratio, value_range=value_range,
                               device=device, record=record, path=path)  # fmt: skip
-                todo.append((len(records), (build_model, (x[idx], y[idx]), test), kwargs))
+                todo.append((len(records), idx, kwargs))
                 records.append(None)
-    done = run_jobs(_retrain_one, ((args, kwargs) for _, args, kwargs in todo), workers=workers, total=len(todo),
+    # a generator, so that a job's training images are copied out only while it is pending (run_jobs holds a
+    # few at a time): at the paper's scale every job's copy at once would not fit in memory
+    jobs = (((build_model, (x[idx], y[idx]), test), kwargs) for _, idx, kwargs in todo)
+    done = run_jobs(_retrain_one, jobs, workers=workers, total=len(todo),
                     progress=progress, desc=f"retraining on subsets ({len(records) - len(todo)} cached)")  # fmt: skip
     for (position, _, _), rec in zip(todo, done):
         records[position] = rec
