@@ -223,12 +223,13 @@ def check_parameters(notebook: os.PathLike | str, profile: str, parameters: dict
     """Check a page's parameters at ``profile`` (then ``parameters``) without running the page.
 
     Every page checks its parameters first and then shows its provenance :func:`header` (directly or in
-    :func:`start_page`), before it loads a model or computes anything. So the page's parameters cell runs, the
-    values are set as papermill would set them, and its code cells run in this process until the header
-    is about to be shown: a bad value raises what the page raises (a :class:`ParameterError` or
-    ``ValueError`` naming the parameter), as it would in the first seconds of a real run. A parameter the
-    page does not declare is a :class:`ParameterError`; the folders the workflow hands to the scoreboard
-    and the build report (:data:`WORKFLOW_FOLDERS`) are an empty temporary folder unless given. A page that
+    :func:`start_page`), before it loads a model or computes anything. So the page's parameters cell runs,
+    the values are set as papermill would set them, and its code cells run in this process until the
+    header is about to be shown: a bad value raises what the page raises (a
+    :class:`~nngeom.core.validation.ParameterError` or ``ValueError`` naming the parameter), as it would in
+    the first seconds of a real run. A parameter the page does not declare is a
+    :class:`~nngeom.core.validation.ParameterError`; the folders the workflow hands to the scoreboard and
+    the build report (``WORKFLOW_FOLDERS``) are an empty temporary folder unless given. A page that
     never shows its header is a ``RuntimeError`` (its checks cannot be told apart from its work).
     """
     import jupytext
