@@ -235,5 +235,12 @@ def test_all_convolutional_is_the_cleverhans_tutorial_model():
     small = build("all_convolutional", base_filters=8, in_channels=1, image_size=28)
     assert [c.out_channels for c in small.modules() if isinstance(c, nn.Conv2d)] == [8, 16, 16, 32, 32, 64, 10]
     assert small(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    # channels-last weights (oneDNN's fast CPU kernels), kept through a state dict round trip
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    again = build("all_convolutional", base_filters=8, in_channels=1, image_size=28)
+    again.load_state_dict(small.state_dict())
+    assert again[2].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.equal(again(x), small(x))
     with pytest.raises(ValueError, match="'negative_slope'"):
         all_convolutional(negative_slope=1.5)

@@ -346,3 +346,58 @@ def test_less_overfitting_needs_overfitting_to_weaken():
     assert less_overfitting(torch.tensor([1.0, 0.0]), torch.tensor([0.9, 0.2])).holds is None  # too close to tell
     none = less_overfitting(torch.zeros(3), torch.zeros(3), what="regular runs")
     assert none.holds is None and "regular runs" in none.test
+
+
+def test_confusion_class_runs_in_worker_processes_equal_one_process_and_reuse_regular_runs(tmp_path):
+    import nngeom.natural_image_spaces.studies as studies
+    from nngeom.core.device import torch_threads
+    from nngeom.core.models import Builder
+
+    # three classes, each a bright row of its own; six class-0 training labels flipped to 2: the regular run
+    # keeps taking them for 0, so (2, 0) is one of the CCM's top cells and they get a class of their own
+    g = torch.Generator().manual_seed(3)
+    labels = torch.arange(36) % 3
+    x = 0.1 * torch.rand(36, 1, 4, 4, generator=g)
+    x[torch.arange(36), 0, labels] += 1
+    flipped = labels.clone()
+    flipped[:18:3] = 2
+    build = Builder("mlp", {"in_features": 16, "hidden": [], "n_classes": 3})
+    common = dict(n_classes=3, threshold=0.5, top=2, epochs=6, batch_size=8, lrs=(0.1, 0.2), separate_at=(0.1,),
+                  progress=False)  # fmt: skip
+
+    def folders(root):
+        return lambda step: root / f"lr{step:g}"
+
+    # the regular runs of lr 0.1 come from an earlier study of the same folder (the Figure 2 page's)
+    earlier = studies.illusive_pairs(build, (x, flipped), (x, labels), [0, 1], threshold=0.5, epochs=6, batch_size=8,
+                                     lr=0.1, cache_dir=tmp_path / "two" / "lr0.1", progress=False)  # fmt: skip
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "two" / "lr0.1").glob("regular-*.pt")}
+    two = studies.confusion_class_runs(build, (x, flipped), (x, labels), [0, 1], cache_dir=folders(tmp_path / "two"),
+                                       workers=2, **common)  # fmt: skip
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # read, not retrained
+    with torch_threads(1):  # what each worker had
+        one = studies.confusion_class_runs(build, (x, flipped), (x, labels), [0, 1],
+                                           cache_dir=folders(tmp_path / "one"), **common)  # fmt: skip
+    assert sorted(two) == [0.1, 0.2] and all(len(v) == 2 for v in two.values())
+    for step in (0.1, 0.2):
+        for a, b in zip(two[step], one[step], strict=True):
+            assert torch.equal(a.regular.test.predicted, b.regular.test.predicted)
+            assert torch.equal(a.sliced.test.predicted, b.sliced.test.predicted)
+            assert torch.equal(a.slices.labels, b.slices.labels)
+    for run, (regular, _) in zip(two[0.1], earlier, strict=True):
+        assert torch.equal(run.regular.train.predicted, regular.train.predicted)
+    run = two[0.1][0]
+    assert (2, 0) in run.slices.cells and int(run.slices.relabelled[:18:3].sum()) >= 4
+    assert run.sliced.model[-1].out_features == 3 + len(run.slices.cells)  # the extra outputs
+    # the look-up table maps the new classes back; the oracle routes the regular run's illusive test images
+    mapped = run.slices.original(run.sliced.test.predicted)
+    assert torch.equal(run.mapped_accuracy(), 100 * (mapped == labels).double().mean(1))
+    routed = torch.where(run.regular.test.illusive(0.5), run.separate.test.predicted[-1], run.regular.test.predicted[-1])
+    assert run.oracle_accuracy(0.5) == pytest.approx(100 * float((routed == labels).double().mean()))
+    assert torch.equal(run.separate.kept, torch.nonzero(run.slices.relabelled)[:, 0])
+    assert two[0.2][0].separate is None and math.isnan(two[0.2][0].oracle_accuracy(0.5))
+    with pytest.raises(ValueError, match="'separate_at'"):
+        studies.confusion_class_runs(build, (x, flipped), (x, labels), [0], cache_dir=folders(tmp_path),
+                                     **{**common, "separate_at": (0.3,)})  # fmt: skip
+    with pytest.raises(ValueError, match="'seeds'"):
+        studies.confusion_class_runs(build, (x, flipped), (x, labels), [], cache_dir=folders(tmp_path), **common)

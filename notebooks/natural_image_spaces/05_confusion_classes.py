@@ -24,7 +24,7 @@
 # The paper gives no threshold, number of cells or second classifier. Here: a sample misclassified in at
 # least {glue:text}`illusive_threshold:.0%` of the regular run's epochs is illusive; the
 # {glue:text}`top_cells` largest off-diagonal CCM cells become new classes
-# ({func}`nngeom.natural_image_spaces.studies.confusion_slices`); one network with the extra outputs is
+# ({func}`nngeom.natural_image_spaces.studies.confusion_slices`; the runs: {func}`nngeom.natural_image_spaces.studies.confusion_class_runs`); one network with the extra outputs is
 # trained on the relabelled set and its answers are mapped back through the look-up table. The paper
 # also trains a separate classifier on the sliced samples and uses it for the test images whose
 # illusiveness is known; illusiveness takes a label, so this is an oracle, and we report it as one, beside
@@ -51,26 +51,20 @@ illusive_threshold = 0.9     # a sample misclassified in at least this share of 
 top_cells = 10               # the largest off-diagonal CCM cells that become new classes
 gain_threshold = 1.5         # "about 3 points": a gain of at least half the paper's counts
 alpha = 0.05                 # level of the tests
+workers = 2                  # processes that train at once, one thread each (1 on a GPU)
 
 # %% tags=["hide-input"]
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
-from tqdm import tqdm
 
 from nngeom.book.pages import open_natural_image_page
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import stats
 from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
-from nngeom.natural_image_spaces.studies import (
-    confusion_slices,
-    less_overfitting,
-    overfitting_drop,
-    recorded_training,
-    with_and_without_illusive,
-)
+from nngeom.natural_image_spaces.studies import confusion_class_runs, less_overfitting, overfitting_drop
 
-for _name in ("epochs", "runs", "batch_size", "top_cells"):
+for _name in ("epochs", "runs", "batch_size", "top_cells", "workers"):
     check_positive_int(_name, globals()[_name])
 for _name in ("lr", "lr_factor", "gain_threshold"):
     check_positive(_name, globals()[_name])
@@ -88,50 +82,19 @@ metrics.value("paper_gain", paper_value("NIS-X1", "accuracy_gain"));
 # ## Regular runs, and runs with the new classes, at two learning rates
 
 # %%
-def sliced_run(regular, step, r):
-    """The relabelled training set of a regular run, and a network with the extra classes trained on it."""
-    slices = confusion_slices(regular.train, n_classes, illusive_threshold, top_cells)
-    run = recorded_training(lambda: nis.build(n_classes + len(slices.cells)), (nis.x_train, slices.labels), test,
-                            epochs=epochs, batch_size=batch_size, lr=step, seed=seed + r, device=dev,
-                            cache_path=nis.illusive_cache(epochs, batch_size, step)
-                            / f"sliced-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", progress=False)
-    return slices, run
-
-
-def mapped_curve(slices, run):
-    """Test accuracy per epoch (%) with the new classes mapped back to the original ones."""
-    return 100 * (slices.original(run.test.predicted) == nis.y_test[None, :]).double().mean(1)
-
-
-def oracle_accuracy(regular, slices, r):
-    """The paper's test-time choice: a separate network trained on the sliced samples alone classifies the
-    test images the regular run found illusive (which takes their labels: an oracle), the regular network
-    the rest. Test accuracy in %."""
-    if not bool(slices.relabelled.any()):
-        return float("nan")
-    separate = recorded_training(nis.build, (nis.x_train, nis.y_train), test, keep=torch.nonzero(slices.relabelled)[:, 0],
-                                 epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
-                                 cache_path=nis.illusive_cache(epochs, batch_size, lr)
-                                 / f"separate-t{illusive_threshold:g}-k{top_cells}-run{seed + r}.pt", progress=False)
-    routed = torch.where(regular.test.illusive(illusive_threshold), separate.test.predicted[-1], regular.test.predicted[-1])
-    return 100 * float((routed == nis.y_test).double().mean())
-
-
-curves, slice_info, oracle = {}, [], []
-for r in tqdm(range(runs), desc="runs: regular, larger lr, new classes, separate"):
-    regular, _ = with_and_without_illusive(nis.build, (nis.x_train, nis.y_train), test, threshold=illusive_threshold,
-                                           epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + r, device=dev,
-                                           cache_dir=nis.illusive_cache(epochs, batch_size, lr), progress=False)
-    big = recorded_training(nis.build, (nis.x_train, nis.y_train), test, epochs=epochs, batch_size=batch_size,
-                            lr=lr * lr_factor, seed=seed + r, device=dev, progress=False,
-                            cache_path=nis.illusive_cache(epochs, batch_size, lr * lr_factor) / f"regular-run{seed + r}.pt")
-    for name, base, step in (("regular", regular, lr), ("regular, larger lr", big, lr * lr_factor)):
-        curves.setdefault(name, []).append(100 * base.test.accuracy())
-        slices, run = sliced_run(base, step, r)
-        curves.setdefault(name.replace("regular", "new classes"), []).append(mapped_curve(slices, run))
-        slice_info.append({"run": r, "lr": step, "cells": len(slices.cells), "relabelled": int(slices.relabelled.sum())})
-        if base is regular:
-            oracle.append(oracle_accuracy(regular, slices, r))
+steps = (lr, lr * lr_factor)
+runs_at = confusion_class_runs(nis.build, (nis.x_train, nis.y_train), test, [seed + r for r in range(runs)],
+                               n_classes=n_classes, threshold=illusive_threshold, top=top_cells, epochs=epochs,
+                               batch_size=batch_size, lrs=steps, separate_at=(lr,), device=dev, workers=workers,
+                               cache_dir=lambda step: nis.illusive_cache(epochs, batch_size, step))
+curves, slice_info = {}, []
+for name, step in (("regular", lr), ("regular, larger lr", lr * lr_factor)):
+    for r, run in enumerate(runs_at[step]):
+        curves.setdefault(name, []).append(100 * run.regular.test.accuracy())
+        curves.setdefault(name.replace("regular", "new classes"), []).append(run.mapped_accuracy())
+        slice_info.append({"run": r, "lr": step, "cells": len(run.slices.cells),
+                           "relabelled": int(run.slices.relabelled.sum())})
+oracle = [run.oracle_accuracy(illusive_threshold) for run in runs_at[lr]]
 curves = {k: torch.stack(v) for k, v in curves.items()}
 info = pd.DataFrame(slice_info)
 metrics.value("relabelled_mean", float(info.relabelled.mean()))

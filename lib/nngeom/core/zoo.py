@@ -704,9 +704,14 @@ def describe(model: nn.Module) -> str:
     if held_out:  # early stopping: training keeps the first epoch with the best held-out accuracy
         kw = sp.get("trainer_kwargs", {})
         best = 1 + held_out.index(max(held_out))
+        ran = (
+            f"stopped early after {len(held_out)} of at most {sp['epochs']} epochs"
+            if len(held_out) < sp["epochs"]
+            else f"all {sp['epochs']} epochs with early stopping, which did not trigger"
+        )
         epochs = (
-            f"stopped early ({len(held_out)} of at most {sp['epochs']} epochs, the weights of epoch {best} kept; "
-            f"the last {kw.get('validation', 0):,} images held out, patience {kw.get('patience', 0)})"
+            f"{ran} (the weights of epoch {best} kept, the best on the last {kw.get('validation', 0):,} images "
+            f"held out; patience {kw.get('patience', 0)})"
         )
     return (
         f"`{meta['name']}`: {sp['arch']} {sp['arch_kwargs']}, {epochs} on {meta['n_train']:,} "

@@ -49,6 +49,8 @@ __all__ = [
     "fgsm_accuracies",
     "ConfusionSlices",
     "confusion_slices",
+    "ConfusionClassRun",
+    "confusion_class_runs",
 ]
 
 #: The four unions of each percentage, in the paper's row order: (correct part, misclassified part).
@@ -72,7 +74,7 @@ def table1_training_sets(ranking: Ranking, percents: Sequence[float] = (25, 50, 
     return sets
 
 
-def _probabilities(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
+def _probabilities(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
     dev = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
@@ -426,3 +428,131 @@ def confusion_slices(stats: SampleStatistics, n_classes: int, threshold: float, 
         labels[hit], relabelled[hit] = n_classes + k, True
     lookup = torch.cat([torch.arange(n_classes), torch.tensor([t for t, _ in cells], dtype=torch.long)])
     return ConfusionSlices(labels, lookup, cells, relabelled)
+
+
+@dataclass
+class ConfusionClassRun:
+    """One seed and learning rate of :func:`confusion_class_runs`."""
+
+    regular: RecordedRun  # the regular run whose CCM chose the new classes
+    slices: ConfusionSlices  # its relabelling of the training set
+    sliced: RecordedRun  # a network with the extra outputs, trained on the relabelled set
+    separate: RecordedRun | None  # a network trained on the relabelled samples alone (their own labels), if asked
+
+    def mapped_accuracy(self) -> Tensor:
+        """``[E]`` test accuracy (%) of the sliced network after each epoch, its new classes mapped back to the
+        original ones through the look-up table."""
+        test = self.sliced.test
+        return 100 * (self.slices.original(test.predicted) == test.labels[None, :]).double().mean(1)
+
+    def oracle_accuracy(self, threshold: float) -> float:
+        """Test accuracy (%) of the paper's test-time choice: the separate network classifies the test images the
+        regular run misclassified in at least ``threshold`` of its epochs (knowing which takes their labels: an
+        oracle), the regular network the rest; both at their last epoch. NaN without a separate network."""
+        if self.separate is None:
+            return math.nan
+        regular, separate = self.regular.test, self.separate.test
+        routed = torch.where(regular.illusive(threshold), separate.predicted[-1], regular.predicted[-1])
+        return 100 * float((routed == regular.labels).double().mean())
+
+
+def _recorded_to_cache(build_model: Callable[..., nn.Module], n_outputs: int | None, train, test,
+                       kwargs: dict[str, Any]) -> None:  # fmt: skip
+    """Worker job of :func:`confusion_class_runs`: one recorded training, kept in its cache file."""
+    recorded_training(lambda: build_model() if n_outputs is None else build_model(n_outputs), train, test, **kwargs)
+
+
+def confusion_class_runs(
+    build_model: Callable[..., nn.Module],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    seeds: Sequence[int],
+    *,
+    n_classes: int,
+    threshold: float,
+    top: int,
+    epochs: int,
+    batch_size: int,
+    lrs: Sequence[float],
+    cache_dir: Callable[[float], Path],
+    separate_at: Sequence[float] = (),
+    device: torch.device | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[float, list[ConfusionClassRun]]:
+    """The runs of the paper's last proof of concept (section 4.3) for each learning rate of ``lrs`` and each
+    of ``seeds``: a regular run (:func:`recorded_training`), its relabelling (:func:`confusion_slices` with
+    ``threshold`` and ``top``), a network with ``n_classes + K`` outputs trained on the relabelled set, and, at
+    the learning rates of ``separate_at``, a separate network trained on the relabelled samples alone.
+
+    ``build_model()`` returns a fresh network with ``n_classes`` outputs and ``build_model(k)`` one with ``k``
+    (a :class:`nngeom.core.models.Builder`, which pickles, when ``workers > 1``). Every run is seeded with
+    its seed and kept in ``cache_dir(lr)``, a folder that must name everything else that determines it; the
+    regular runs are those of :func:`with_and_without_illusive` (``regular-run<seed>.pt``), so a study that
+    ran them already is reused. The runs not yet cached are trained by ``workers`` processes at once, one
+    thread each (:func:`nngeom.core.parallel.run_jobs`), in two rounds: every run whose regular run exists,
+    with the regular runs still missing; then the rest. Every run is then read from the cache in order.
+    Returns ``{lr: [one ConfusionClassRun per seed]}``.
+    """
+    check_positive_int("workers", workers)
+    check_positive_int("top", top)
+    if not seeds:
+        raise ValueError("parameter 'seeds' must name at least one seed")
+    if not lrs:
+        raise ValueError("parameter 'lrs' must name at least one learning rate")
+    unknown = [step for step in separate_at if step not in lrs]
+    if unknown:
+        raise ValueError(f"parameter 'separate_at' must name learning rates of 'lrs' {list(lrs)}, got {unknown}")
+    x, y = train
+    slug = f"t{threshold:g}-k{top}"
+
+    def common(step: float, seed: int) -> dict[str, Any]:
+        return dict(epochs=epochs, batch_size=batch_size, lr=step, seed=seed, device=device, progress=False)
+
+    def regular_path(step: float, seed: int) -> Path:
+        return Path(cache_dir(step)) / f"regular-run{seed}.pt"
+
+    def dependent_jobs(step: float, seed: int) -> list[tuple[int | None, tuple, dict[str, Any]]]:
+        """The sliced (and separate) runs of one regular run: (outputs, training set, kwargs) of the uncached."""
+        folder = Path(cache_dir(step))
+        sliced_path, separate_path = folder / f"sliced-{slug}-run{seed}.pt", folder / f"separate-{slug}-run{seed}.pt"
+        todo: list[tuple[int | None, tuple, dict[str, Any]]] = []
+        if sliced_path.is_file() and (step not in separate_at or separate_path.is_file()):
+            return todo
+        regular = recorded_training(build_model, train, test, **common(step, seed), cache_path=regular_path(step, seed))
+        slices = confusion_slices(regular.train, n_classes, threshold, top)
+        if not sliced_path.is_file():
+            todo.append((n_classes + len(slices.cells), (x, slices.labels), {**common(step, seed),
+                                                                              "cache_path": sliced_path}))
+        if step in separate_at and bool(slices.relabelled.any()) and not separate_path.is_file():
+            keep = torch.nonzero(slices.relabelled)[:, 0]
+            todo.append((None, (x, y), {**common(step, seed), "keep": keep, "cache_path": separate_path}))
+        return todo
+
+    def run_round(todo: list[tuple[int | None, tuple, dict[str, Any]]], desc: str) -> None:
+        jobs = (((build_model, n_out, train_set, test, kwargs), {}) for n_out, train_set, kwargs in todo)
+        run_jobs(_recorded_to_cache, jobs, workers=workers, total=len(todo), progress=progress, desc=desc)
+
+    pairs = [(step, seed) for step in lrs for seed in seeds]
+    missing = [(step, seed) for step, seed in pairs if not regular_path(step, seed).is_file()]
+    run_round([(None, train, {**common(step, seed), "cache_path": regular_path(step, seed)}) for step, seed in missing]
+              + [job for pair in pairs if pair not in missing for job in dependent_jobs(*pair)],
+              f"confusion-class runs, round 1 of 2 ({len(pairs) - len(missing)} regular runs cached)")  # fmt: skip
+    run_round([job for pair in missing for job in dependent_jobs(*pair)], "confusion-class runs, round 2 of 2")
+
+    out: dict[float, list[ConfusionClassRun]] = {}
+    for step in lrs:
+        for seed in seeds:
+            regular = recorded_training(build_model, train, test, **common(step, seed),
+                                        cache_path=regular_path(step, seed))  # fmt: skip
+            slices = confusion_slices(regular.train, n_classes, threshold, top)
+            folder = Path(cache_dir(step))
+            sliced = recorded_training(lambda k=n_classes + len(slices.cells): build_model(k), (x, slices.labels), test,
+                                       **common(step, seed), cache_path=folder / f"sliced-{slug}-run{seed}.pt")  # fmt: skip
+            separate = None
+            if step in separate_at and bool(slices.relabelled.any()):
+                separate = recorded_training(build_model, train, test, **common(step, seed),
+                                             keep=torch.nonzero(slices.relabelled)[:, 0],
+                                             cache_path=folder / f"separate-{slug}-run{seed}.pt")  # fmt: skip
+            out.setdefault(step, []).append(ConfusionClassRun(regular, slices, sliced, separate))
+    return out
