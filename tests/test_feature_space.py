@@ -309,7 +309,7 @@ def test_adversarial_distances_place_deepfool_at_a_boundary():
 def test_feature_space_page_runs_on_cifar10_when_it_is_present(monkeypatch, tmp_path, tmp_model_cache):
     from test_data import _fake_cifar
 
-    from nngeom.book.pages import open_feature_space_page
+    from nngeom.book.pages.feature_space import open_feature_space_page
 
     monkeypatch.setenv("NNGEOM_DATA", str(tmp_path / "root"))
     _fake_cifar(monkeypatch, tmp_path / "root")

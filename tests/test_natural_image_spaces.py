@@ -392,7 +392,8 @@ def test_confusion_class_runs_in_worker_processes_equal_one_process_and_reuse_re
     # the look-up table maps the new classes back; the oracle routes the regular run's illusive test images
     mapped = run.slices.original(run.sliced.test.predicted)
     assert torch.equal(run.mapped_accuracy(), 100 * (mapped == labels).double().mean(1))
-    routed = torch.where(run.regular.test.illusive(0.5), run.separate.test.predicted[-1], run.regular.test.predicted[-1])
+    regular, separate = run.regular.test, run.separate.test
+    routed = torch.where(regular.illusive(0.5), separate.predicted[-1], regular.predicted[-1])
     assert run.oracle_accuracy(0.5) == pytest.approx(100 * float((routed == labels).double().mean()))
     assert torch.equal(run.separate.kept, torch.nonzero(run.slices.relabelled)[:, 0])
     assert two[0.2][0].separate is None and math.isnan(two[0.2][0].oracle_accuracy(0.5))

@@ -36,6 +36,14 @@ def test_a_page_depends_on_what_it_imports_and_nothing_else():
     anx09 = _rel(library_inputs(ROOT / "notebooks/adversarial_neighborhoods/09_decision_boundaries.py", LIB))
     assert "nngeom/adversarial_neighborhoods/boundaries.py" in anx09
     assert not any(p.startswith("nngeom/linear_regions") for p in anx09)
+    # the openings are split by paper: the pages of one paper that share an opening do not depend on the others
+    nis05 = _rel(library_inputs(ROOT / "notebooks/natural_image_spaces/05_confusion_classes.py", LIB))
+    assert "nngeom/book/pages/natural_image_spaces.py" in nis05 and "nngeom/natural_image_spaces/studies.py" in nis05
+    assert not any(p.startswith(("nngeom/linear_regions", "nngeom/feature_space", "nngeom/book/pages/linear_regions",
+                                 "nngeom/book/pages/feature_space")) for p in nis05)  # fmt: skip
+    lrg04 = _rel(library_inputs(ROOT / "notebooks/linear_regions/04_decision_boundaries.py", LIB))
+    assert "nngeom/book/pages/linear_regions.py" in lrg04
+    assert not any(p.startswith(("nngeom/natural_image_spaces", "nngeom/feature_space")) for p in lrg04)
 
 
 def test_imports_are_read_from_the_source(tmp_path):

@@ -65,7 +65,7 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.patches import Circle
 
-from nngeom.book.pages import open_feature_space_page
+from nngeom.book.pages.feature_space import open_feature_space_page
 from nngeom.book.plotting import image_array, panel_row
 from nngeom.book.report import comparison_table, paper_value, reference, verdict_markdown
 from nngeom.core.attacks import DeepFool

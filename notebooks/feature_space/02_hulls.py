@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from nngeom.book.pages import open_feature_space_page
+from nngeom.book.pages.feature_space import open_feature_space_page
 from nngeom.book.plotting import image_array, image_grid, panel_row
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core.stats import all_of, exact, interval_above, interval_below, mean_interval

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from nngeom.book.pages import open_feature_space_page
+from nngeom.book.pages.feature_space import open_feature_space_page
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core.attacks import DeepFool
 from nngeom.core.stats import (

@@ -57,7 +57,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from nngeom.book.pages import open_feature_space_page
+from nngeom.book.pages.feature_space import open_feature_space_page
 from nngeom.book.plotting import image_array, image_grid, panel_row
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core.attacks import PGD, DeepFool

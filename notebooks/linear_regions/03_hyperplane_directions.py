@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from nngeom.book.pages import open_table1_page
+from nngeom.book.pages.linear_regions import open_table1_page
 from nngeom.book.report import verdict_markdown
 from nngeom.core import zoo
 from nngeom.core.stats import all_of, compare_samples, fraction_of, interval_above, paired_difference, rate_at_least

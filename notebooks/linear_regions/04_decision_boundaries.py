@@ -63,7 +63,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from nngeom.book.pages import open_table1_page
+from nngeom.book.pages.linear_regions import open_table1_page
 from nngeom.book.plotting import xt_grid
 from nngeom.book.report import comparison_table, paper_value, verdict_markdown
 from nngeom.core.device import predict

@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from nngeom.book.pages import open_table1_page
+from nngeom.book.pages.linear_regions import open_table1_page
 from nngeom.book.report import verdict_markdown
 from nngeom.core.stats import all_of, compare_samples, fraction_of, rate_at_least
 from nngeom.core.validation import check_positive, check_positive_int

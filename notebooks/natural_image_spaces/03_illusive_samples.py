@@ -55,7 +55,7 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
-from nngeom.book.pages import open_natural_image_page
+from nngeom.book.pages.natural_image_spaces import open_natural_image_page
 from nngeom.book.report import verdict_markdown
 from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int
 from nngeom.natural_image_spaces.studies import illusive_pairs, less_overfitting, overfitting_drop

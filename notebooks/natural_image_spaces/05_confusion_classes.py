@@ -58,7 +58,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nngeom.book.pages import open_natural_image_page
+from nngeom.book.pages.natural_image_spaces import open_natural_image_page
 from nngeom.book.report import paper_value, verdict_markdown
 from nngeom.core import stats
 from nngeom.core.validation import check_in_open_interval, check_positive, check_positive_int

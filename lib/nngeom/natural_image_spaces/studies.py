@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -456,10 +457,19 @@ class ConfusionClassRun:
         return 100 * float((routed == regular.labels).double().mean())
 
 
+#: A run of :func:`confusion_class_runs`: (outputs, or None for the builder's own; training set; its kwargs).
+_Job = tuple[int | None, tuple[Tensor, Tensor], dict[str, Any]]
+
+
+def _outputs(build_model: Callable[..., nn.Module], n_outputs: int | None) -> Callable[[], nn.Module]:
+    """``build_model`` with ``n_outputs`` outputs (its own number for None), called without arguments."""
+    return build_model if n_outputs is None else partial(build_model, n_outputs)
+
+
 def _recorded_to_cache(build_model: Callable[..., nn.Module], n_outputs: int | None, train, test,
                        kwargs: dict[str, Any]) -> None:  # fmt: skip
     """Worker job of :func:`confusion_class_runs`: one recorded training, kept in its cache file."""
-    recorded_training(lambda: build_model() if n_outputs is None else build_model(n_outputs), train, test, **kwargs)
+    recorded_training(_outputs(build_model, n_outputs), train, test, **kwargs)
 
 
 def confusion_class_runs(
@@ -504,55 +514,55 @@ def confusion_class_runs(
     if unknown:
         raise ValueError(f"parameter 'separate_at' must name learning rates of 'lrs' {list(lrs)}, got {unknown}")
     x, y = train
-    slug = f"t{threshold:g}-k{top}"
 
     def common(step: float, seed: int) -> dict[str, Any]:
         return dict(epochs=epochs, batch_size=batch_size, lr=step, seed=seed, device=device, progress=False)
 
-    def regular_path(step: float, seed: int) -> Path:
-        return Path(cache_dir(step)) / f"regular-run{seed}.pt"
+    def paths(step: float, seed: int) -> tuple[Path, Path, Path]:
+        """Where a seed's regular, sliced and separate runs are kept (the regular one as the pair studies keep it)."""
+        folder, slug = Path(cache_dir(step)), f"t{threshold:g}-k{top}"
+        return (
+            _pair_paths(folder, threshold, seed)[0],
+            folder / f"sliced-{slug}-run{seed}.pt",
+            folder / f"separate-{slug}-run{seed}.pt",
+        )
 
-    def dependent_jobs(step: float, seed: int) -> list[tuple[int | None, tuple, dict[str, Any]]]:
-        """The sliced (and separate) runs of one regular run: (outputs, training set, kwargs) of the uncached."""
-        folder = Path(cache_dir(step))
-        sliced_path, separate_path = folder / f"sliced-{slug}-run{seed}.pt", folder / f"separate-{slug}-run{seed}.pt"
-        todo: list[tuple[int | None, tuple, dict[str, Any]]] = []
-        if sliced_path.is_file() and (step not in separate_at or separate_path.is_file()):
-            return todo
-        regular = recorded_training(build_model, train, test, **common(step, seed), cache_path=regular_path(step, seed))
+    def runs(step: float, seed: int, only_missing: bool) -> tuple[RecordedRun, ConfusionSlices, list[_Job]]:
+        """A seed's regular run (read from the cache), its slices, and its sliced (and separate) runs' jobs."""
+        regular_path, sliced_path, separate_path = paths(step, seed)
+        regular = recorded_training(build_model, train, test, **common(step, seed), cache_path=regular_path)
         slices = confusion_slices(regular.train, n_classes, threshold, top)
-        if not sliced_path.is_file():
-            todo.append((n_classes + len(slices.cells), (x, slices.labels), {**common(step, seed),
-                                                                              "cache_path": sliced_path}))
-        if step in separate_at and bool(slices.relabelled.any()) and not separate_path.is_file():
+        jobs: list[_Job] = [
+            (n_classes + len(slices.cells), (x, slices.labels), {**common(step, seed), "cache_path": sliced_path})
+        ]
+        if step in separate_at and bool(slices.relabelled.any()):
             keep = torch.nonzero(slices.relabelled)[:, 0]
-            todo.append((None, (x, y), {**common(step, seed), "keep": keep, "cache_path": separate_path}))
-        return todo
+            jobs.append((None, (x, y), {**common(step, seed), "keep": keep, "cache_path": separate_path}))
+        return regular, slices, [j for j in jobs if not (only_missing and j[2]["cache_path"].is_file())]
 
-    def run_round(todo: list[tuple[int | None, tuple, dict[str, Any]]], desc: str) -> None:
+    def dependent_jobs(step: float, seed: int) -> list[_Job]:
+        _, sliced_path, separate_path = paths(step, seed)
+        if sliced_path.is_file() and (step not in separate_at or separate_path.is_file()):
+            return []  # no need to read the regular run
+        return runs(step, seed, only_missing=True)[2]
+
+    def run_round(todo: list[_Job], desc: str) -> None:
         jobs = (((build_model, n_out, train_set, test, kwargs), {}) for n_out, train_set, kwargs in todo)
         run_jobs(_recorded_to_cache, jobs, workers=workers, total=len(todo), progress=progress, desc=desc)
 
     pairs = [(step, seed) for step in lrs for seed in seeds]
-    missing = [(step, seed) for step, seed in pairs if not regular_path(step, seed).is_file()]
-    run_round([(None, train, {**common(step, seed), "cache_path": regular_path(step, seed)}) for step, seed in missing]
+    missing = [(step, seed) for step, seed in pairs if not paths(step, seed)[0].is_file()]
+    run_round([(None, train, {**common(step, seed), "cache_path": paths(step, seed)[0]}) for step, seed in missing]
               + [job for pair in pairs if pair not in missing for job in dependent_jobs(*pair)],
               f"confusion-class runs, round 1 of 2 ({len(pairs) - len(missing)} regular runs cached)")  # fmt: skip
     run_round([job for pair in missing for job in dependent_jobs(*pair)], "confusion-class runs, round 2 of 2")
 
     out: dict[float, list[ConfusionClassRun]] = {}
-    for step in lrs:
-        for seed in seeds:
-            regular = recorded_training(build_model, train, test, **common(step, seed),
-                                        cache_path=regular_path(step, seed))  # fmt: skip
-            slices = confusion_slices(regular.train, n_classes, threshold, top)
-            folder = Path(cache_dir(step))
-            sliced = recorded_training(lambda k=n_classes + len(slices.cells): build_model(k), (x, slices.labels), test,
-                                       **common(step, seed), cache_path=folder / f"sliced-{slug}-run{seed}.pt")  # fmt: skip
-            separate = None
-            if step in separate_at and bool(slices.relabelled.any()):
-                separate = recorded_training(build_model, train, test, **common(step, seed),
-                                             keep=torch.nonzero(slices.relabelled)[:, 0],
-                                             cache_path=folder / f"separate-{slug}-run{seed}.pt")  # fmt: skip
-            out.setdefault(step, []).append(ConfusionClassRun(regular, slices, sliced, separate))
+    for step, seed in pairs:  # every run is cached now: read them in order
+        regular, slices, jobs = runs(step, seed, only_missing=False)
+        done = [
+            recorded_training(_outputs(build_model, n_out), train_set, test, **kwargs)
+            for n_out, train_set, kwargs in jobs
+        ]
+        out.setdefault(step, []).append(ConfusionClassRun(regular, slices, done[0], done[1] if len(done) > 1 else None))
     return out

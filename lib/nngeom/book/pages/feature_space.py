@@ -1,4 +1,4 @@
-"""Openings shared by several pages: what a page shows before its first result."""
+"""The opening of the feature-space pages: the data set, its ResNet-20 and the features of its images."""
 
 from __future__ import annotations
 
@@ -13,42 +13,15 @@ from IPython.display import Markdown, display
 from torch import Tensor, nn
 
 from nngeom.book.notebook import start_page
+from nngeom.book.pages.common import cifar_or_stand_in
 from nngeom.book.report import Metrics
-from nngeom.core import data, models, zoo
+from nngeom.core import data, zoo
 from nngeom.core.io import atomic_write_bytes
-from nngeom.core.validation import check_choice, check_nonnegative_int
+from nngeom.core.validation import check_nonnegative_int
 from nngeom.feature_space.flips import features, split_last_linear
-from nngeom.linear_regions.studies import MNIST_BOX, VARIANTS, random_test_points, table1_networks
 from nngeom.solvers.hull import HullProjection, hull_projection
 
-__all__ = [
-    "networks_markdown",
-    "open_table1_page",
-    "cifar_or_stand_in",
-    "FEATURE_SPACE_DATA",
-    "FeatureSpaceSetting",
-    "open_feature_space_page",
-    "NaturalImageSetting",
-    "open_natural_image_page",
-]
-
-
-def networks_markdown(nets: dict[tuple[str, str], nn.Module]) -> str:
-    """A Markdown list describing each network of
-    :func:`nngeom.linear_regions.studies.table1_networks` (what the zoo trained)."""
-    return "\n".join(f"- **{VARIANTS[v]}, lr {lr}**: {zoo.describe(m)}" for (v, lr), m in nets.items())
-
-
-def open_table1_page(key: str, profile: str, metrics_path: str, *, seed: int, device: str, n_points: int):
-    """The opening of a page on the six Table 1 networks: :func:`nngeom.book.notebook.start_page`, the networks
-    loaded and listed, and the page's random test points (the same images on every page with the same
-    seed). Returns ``(device, metrics, nets, x)``; ``n_points`` is recorded in the metrics."""
-    dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data="MNIST")
-    nets = table1_networks(profile, dev)
-    display(Markdown(networks_markdown(nets)))
-    x = random_test_points(n_points, torch.Generator().manual_seed(seed), MNIST_BOX)
-    metrics.value("n_points", n_points)
-    return dev, metrics, nets, x
+__all__ = ["FEATURE_SPACE_DATA", "FeatureSpaceSetting", "open_feature_space_page"]
 
 
 #: The data set of each feature-space page: the paper's CIFAR-10 when it is under the data root, else the
@@ -139,21 +112,6 @@ def _cached(path: Path, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def cifar_or_stand_in(dataset: str) -> tuple[str, str]:
-    """The data set of a CIFAR-10 page: ``"cifar10"`` or ``"fashion-mnist"`` as asked, or for ``"auto"``
-    CIFAR-10 when it is under the data root (extracted, or as ``cifar-10-python.tar.gz``) and else the
-    Fashion-MNIST stand-in. Returns ``(dataset, how the page's header names it)``."""
-    check_choice("dataset", dataset, ["auto", "cifar10", "fashion-mnist"])
-    if dataset == "auto":
-        # the extracted batches, or the archive that the first load extracts (a bad archive is a DataError there)
-        present = data.available("cifar10") or (data.data_root() / "cifar-10-python.tar.gz").is_file()
-        dataset = "cifar10" if present else "fashion-mnist"
-    shown = (
-        "CIFAR-10" if dataset == "cifar10" else "Fashion-MNIST, a **stand-in** for CIFAR-10 (absent on this machine)"
-    )
-    return dataset, shown
-
-
 def open_feature_space_page(
     key: str,
     profile: str,
@@ -192,82 +150,3 @@ def open_feature_space_page(
     return FeatureSpaceSetting(cache, dev, metrics, model, dataset, name, data.class_names(dataset), x_train, y_train,
                                x_test, y_test, f_train, f_test, last.weight.detach().cpu(),
                                last.bias.detach().cpu())  # fmt: skip
-
-
-@dataclass
-class NaturalImageSetting:
-    """What :func:`open_natural_image_page` loaded for a natural-image-spaces page."""
-
-    device: torch.device
-    metrics: Metrics
-    dataset: str  # "cifar10" or "fashion-mnist"
-    model_name: str  # the zoo's all-convolutional net for this data set and width
-    spec: zoo.ModelSpec
-    x_train: Tensor
-    y_train: Tensor
-    x_test: Tensor
-    y_test: Tensor
-    classes: list[str]
-
-    @property
-    def stand_in(self) -> bool:
-        """The page runs on Fashion-MNIST in place of the paper's CIFAR-10."""
-        return self.dataset != "cifar10"
-
-    def label(self, text: str) -> str:
-        """``text`` prefixed with "Fashion-MNIST stand-in: " on the stand-in (captions, table titles)."""
-        return f"Fashion-MNIST stand-in: {text}" if self.stand_in else text
-
-    def data_name(self) -> str:
-        """The data set as :meth:`nngeom.book.report.Metrics.item` names it."""
-        return "Fashion-MNIST" if self.stand_in else "CIFAR-10"
-
-    def note(self, text: str) -> str:
-        """An item's note, saying so on the stand-in."""
-        return ("Fashion-MNIST stand-in for CIFAR-10 (absent here); " if self.stand_in else "") + text
-
-    def illusive_cache(self, epochs: int, batch_size: int, lr: float) -> Path:
-        """Where the regular runs and the runs without illusive samples of this data, architecture and
-        schedule are kept (:func:`nngeom.natural_image_spaces.studies.with_and_without_illusive`), shared
-        by the pages that use them (Figure 2, Table 2)."""
-        arch = "-".join(f"{k}{v}" for k, v in sorted(self.spec.arch_kwargs.items()))
-        name = f"{self.dataset}-{self.spec.arch}-{arch}-n{len(self.y_train)}-t{len(self.y_test)}"
-        return zoo.cache_dir() / "nis-illusive" / f"{name}-e{epochs}-b{batch_size}-lr{lr:g}"
-
-    @property
-    def build(self) -> models.Builder:
-        """Fresh, untrained networks of the page's architecture: ``build()``, or ``build(n_classes)`` for another
-        number of outputs (a :class:`nngeom.core.models.Builder`, which worker processes can be sent)."""
-        return models.Builder(self.spec.arch, dict(self.spec.arch_kwargs))
-
-
-def open_natural_image_page(
-    key: str,
-    profile: str,
-    metrics_path: str,
-    *,
-    seed: int,
-    device: str,
-    dataset: str = "auto",
-    model_width: int = 8,
-    train_limit: int = 0,
-    test_limit: int = 0,
-) -> NaturalImageSetting:
-    """The opening of a natural-image-spaces page: the data set (:func:`cifar_or_stand_in`), the zoo's
-    all-convolutional net of the paper's Table 2 for it (64 base filters on CIFAR-10; 8 or 64 on the
-    Fashion-MNIST stand-in, ``model_width``), and the first ``train_limit`` / ``test_limit`` training and test
-    images (0 for all). Nothing is trained here: a page loads the model or builds fresh ones."""
-    check_choice("model_width", model_width, [8, 64])
-    check_nonnegative_int("train_limit", train_limit)
-    check_nonnegative_int("test_limit", test_limit)
-    dataset, shown = cifar_or_stand_in(dataset)
-    dev, metrics = start_page(key, profile, metrics_path, seed=seed, device=device, data=shown)
-    if dataset == "cifar10":
-        model_name = "cifar10-allconv"
-    else:
-        model_name = "fashion-allconv-w8" if model_width == 8 else "fashion-allconv"
-    x_train, y_train = data.tensors(dataset, "train", limit=train_limit or None)
-    x_test, y_test = data.tensors(dataset, "test", limit=test_limit or None)
-    metrics.value("dataset", dataset)
-    return NaturalImageSetting(dev, metrics, dataset, model_name, zoo.spec(model_name, profile), x_train, y_train,
-                               x_test, y_test, data.class_names(dataset))  # fmt: skip
