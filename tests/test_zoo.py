@@ -135,3 +135,20 @@ def test_two_processes_train_once(tmp_model_cache):
         assert p.exitcode == 0
     counts = sorted(queue.get(timeout=5) for _ in procs)
     assert counts == [0, 1]
+
+
+def test_describe_says_whether_early_stopping_ended_the_training():
+    spec = {"arch": "mlp", "arch_kwargs": {}, "epochs": 30, "optimizer": "adam", "lr": 1e-3, "batch_size": 128,
+            "trainer_kwargs": {"validation": 5000, "patience": 3}}  # fmt: skip
+    model = torch.nn.Linear(2, 2)
+
+    def described(held_out: list[float]) -> str:
+        history = [{"epoch": i + 1, "val_accuracy": a} for i, a in enumerate(held_out)]
+        model.nngeom_meta = {"name": "net", "spec": spec, "history": history, "n_train": 60000, "test_accuracy": 0.9}
+        return zoo.describe(model)
+
+    stopped = described([0.5, 0.7, 0.6, 0.6, 0.6])
+    assert "stopped early after 5 of at most 30 epochs" in stopped and "epoch 2 kept" in stopped
+    ran = described([0.5 + i / 100 for i in range(30)])
+    assert "all 30 epochs with early stopping, which did not trigger" in ran and "epoch 30 kept" in ran
+    assert "stopped early" not in ran
