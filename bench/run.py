@@ -906,27 +906,6 @@ def _ipm(quick: bool) -> list[dict]:
             "speedup": t_balls_highs / t_balls,
         }
     )
-    # the Newton matrix C^T diag(w) C of one class-region program of LRG page 04 (3,072 rows of a 3 x 1024
-    # region, 784 variables; random entries, the shape is what costs): the solver's path on this device (BLAS
-    # dsyrk, one triangle, on a CPU) against the general product it replaced
-    from nngeom.solvers.interior_point import _newton_matrix
-
-    mk, nk = (1024, 256) if quick else (3072, 784)
-    Ck = torch.randn(mk, nk, dtype=torch.float64, device=dev)
-    wk = torch.rand(1, mk, dtype=torch.float64, device=dev)
-    _newton_matrix(Ck, wk), (Ck.mT * wk[:, None, :]) @ Ck
-    t_newton = timed(lambda: _newton_matrix(Ck, wk), repeat=10)
-    t_general = timed(lambda: (Ck.mT * wk[:, None, :]) @ Ck, repeat=10)
-    rows.append(
-        {
-            "benchmark": f"Newton matrix C^T diag(w) C of one program ({mk} x {nk}, float64) on {dev.type}, "
-            "as the solver computes it (CPU: BLAS dsyrk, one triangle)",
-            "nngeom_s": t_newton,
-            "baseline": "the general batched product (C^T * w) @ C",
-            "baseline_s": t_general,
-            "speedup": t_general / t_newton,
-        }
-    )
     return rows
 
 

@@ -216,20 +216,3 @@ def test_cuda_gives_the_cpu_results():
     ball_gpu = chebyshev_ball_batch(torch.tensor(A, device="cuda"), torch.tensor(b, device="cuda"), (-1.0, 1.0))
     assert ball_gpu.radius.device.type == "cuda"
     assert torch.allclose(ball_gpu.radius.cpu(), ball_cpu.radius, rtol=1e-8, atol=1e-12)
-
-
-@pytest.mark.parametrize("shared", [True, False])
-def test_newton_matrix_on_the_cpu_is_the_full_symmetric_product(shared):
-    # the CPU path computes one triangle with BLAS dsyrk and mirrors it; a wrong triangle, a missing mirror
-    # or sqrt(w) applied once would each break the equality with the plain product
-    from nngeom.solvers.interior_point import _newton_matrix
-
-    g = torch.Generator().manual_seed(3)
-    B, m, n = 3, 50, 7
-    C = torch.randn((m, n) if shared else (B, m, n), generator=g, dtype=torch.float64)
-    w = torch.rand(B, m, generator=g, dtype=torch.float64) * 10 ** torch.linspace(-6, 6, m, dtype=torch.float64)
-    K = _newton_matrix(C, w)
-    expected = (C.mT * w[:, None, :]) @ C
-    assert K.shape == (B, n, n)
-    torch.testing.assert_close(K, expected, rtol=1e-12, atol=1e-12 * float(expected.abs().max()))
-    assert torch.equal(K, K.mT)

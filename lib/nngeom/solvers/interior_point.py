@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.linalg.blas import dsyrk
 from torch import Tensor
 
 from nngeom.core.validation import check_positive, check_positive_int, check_value_range
@@ -87,28 +86,6 @@ def _mv(C: Tensor, x: Tensor) -> Tensor:
 def _rmv(C: Tensor, y: Tensor) -> Tensor:
     """``C^T y`` per program, ``y [B, m]`` -> ``[B, n]``."""
     return y @ C if C.ndim == 2 else torch.bmm(y.unsqueeze(1), C).squeeze(1)
-
-
-def _newton_matrix(C: Tensor, w: Tensor) -> Tensor:
-    """``C^T diag(w) C`` per program, ``C`` shared ``[m, n]`` or ``[B, m, n]``, ``w [B, m]`` (positive) ->
-    ``[B, n, n]``.
-
-    This product is most of an iteration's time on a CPU (72 % of LRG page 04's class-region programs,
-    3,072 x 784). There it is BLAS ``dsyrk`` on ``X = diag(sqrt(w)) C``, which computes one triangle of the
-    symmetric ``X^T X`` (half the flops of a general product; 34 vs 63 ms on this 2-core CPU, see
-    bench/README.md), one program at a time; on a GPU, one batched product.
-    """
-    if C.device.type != "cpu":
-        return (C.mT * w[:, None, :]) @ C
-    root = w.sqrt()
-    K = torch.empty(w.shape[0], C.shape[-1], C.shape[-1], dtype=torch.float64)
-    for b in range(w.shape[0]):
-        X = (C if C.ndim == 2 else C[b]) * root[b, :, None]
-        # X^T as a Fortran-ordered [n, m] array is X's memory as it is (no copy); dsyrk(trans=0) gives
-        # the lower triangle of X^T X, which is mirrored into the upper
-        L = dsyrk(1.0, X.numpy().T, lower=1)
-        K[b] = torch.from_numpy(L + np.tril(L, -1).T)
-    return K
 
 
 def _step_to_boundary(v: Tensor, dv: Tensor) -> Tensor:
@@ -252,7 +229,7 @@ def minimize_convex_batch(
             if C.ndim == 3:
                 C = C[go]
         mu = (gap / N)[:, None]
-        K = _newton_matrix(C, z / s)
+        K = (C.mT * (z / s)[:, None, :]) @ C
         if hess is not None:
             K = K + hess
         K.diagonal(dim1=-2, dim2=-1).add_(fl * zl / sl + fu * zu / su)
