@@ -1,6 +1,7 @@
 """The protocol of Zhang & Wu's section 3.2 on a small batch-norm net."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -27,8 +28,40 @@ def test_region_sample_keeps_eval_mode_and_finds_boundary_regions():
             # the inner point is still in the test point's class
             assert torch.equal(net(s.points[c]).argmax(1), net(x[:4][src]).argmax(1))
             assert np.all((s.alpha[c] > 0) & (s.alpha[c] <= 1))
-    r = inradii(net, torch.cat([s.points[c] for c in s.points]), (-1.0, 1.0), progress=False)
+    r = inradii(net, torch.cat([s.points[c] for c in s.points]), (-1.0, 1.0), progress=False).radius
     assert np.all(r > 0) and len(r) == sum(len(p) for p in s.points.values())
+
+
+def test_inradii_equal_highs_and_fall_back_to_it_where_the_interior_point_method_fails(monkeypatch):
+    import nngeom.solvers.interior_point as ipm
+    from nngeom.linear_regions.regions import region_constraints
+    from nngeom.linear_regions.studies import inradii
+    from nngeom.solvers.polytope import chebyshev_ball
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    x = torch.rand(5, 6) * 2 - 1
+    reg = region_constraints(net, x)
+    highs = np.array([chebyshev_ball(reg.W[i].numpy(), reg.b[i].numpy(), (-1.0, 1.0)).radius for i in range(5)])
+    got = inradii(net, x, (-1.0, 1.0), batch_size=2, progress=False)
+    np.testing.assert_allclose(got.radius, highs, rtol=1e-7, atol=1e-10)
+    assert not got.exact_fallback.any() and (got.iterations > 0).all()
+
+    # an LP the interior-point method does not converge on is solved by HiGHS, and flagged
+    solve = ipm.chebyshev_ball_batch
+
+    def unconverged_second(A, b, value_range, hint=None):
+        balls = solve(A, b, value_range, hint=hint)
+        if len(balls.radius) > 1:
+            balls.radius[1], balls.converged[1] = -1.0, False
+        return balls
+
+    monkeypatch.setattr(ipm, "chebyshev_ball_batch", unconverged_second)
+    got = inradii(net, x, (-1.0, 1.0), batch_size=2, progress=False)
+    assert got.exact_fallback.tolist() == [False, True, False, True, False]
+    np.testing.assert_allclose(got.radius, highs, rtol=1e-7, atol=1e-10)
+    with pytest.raises(ValueError, match="batch_size"):
+        inradii(net, x, (-1.0, 1.0), batch_size=0)
 
 
 def test_surrounding_regions_walks_null_space_directions():

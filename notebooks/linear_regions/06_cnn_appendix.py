@@ -48,7 +48,7 @@ epsilon = 0.2                # segment length (the paper: 0.2)
 pgd_eps = 0.1                # PGD L-inf radius in units of the [0, 1] box
 pgd_alpha = 0.01             # PGD step, same units
 pgd_steps = 40               # PGD iterations
-workers = 1                  # processes solving the LPs and programs
+workers = 1                  # processes solving the class-region programs
 
 # %% tags=["hide-input"]
 import time
@@ -183,7 +183,7 @@ if run:
         s = region_sample(m, x_all[:n_points], None, BOX, pgd={"eps": pgd_eps, "alpha": pgd_alpha, "steps": pgd_steps, "seed": seed},
                           generator=torch.Generator().manual_seed(seed), target_pool=pool)
         for c in CATEGORIES:
-            radii[(v, c)] = inradii(m, s.points[c], BOX, workers=workers, desc=f"{VARIANTS[v]}: {c} inradii")
+            radii[(v, c)] = inradii(m, s.points[c], BOX, desc=f"{VARIANTS[v]}: {c} inradii").radius
     metrics.value("inradius_seconds", time.perf_counter() - t0)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
     positive = np.concatenate([r[r > 0] for r in radii.values() if len(r)])

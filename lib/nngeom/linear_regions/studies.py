@@ -9,7 +9,7 @@ Three categories of regions (section 3.2):
 
 For the last two, :func:`nngeom.linear_regions.regions.last_point_of_class` finds the largest ``alpha`` at which the
 point of the segment is still in the test point's class, exactly. :func:`inradii` then solves the
-Chebyshev-ball LP of every region over worker processes, and :func:`class_region_study` the programs of
+Chebyshev-ball LPs of the regions in batches (the interior-point method), :func:`class_region_study` the programs of
 section 3.4 (``x^t``, classification regions inside a manifold region); :func:`surrounding_regions`
 is section 3.5.
 """
@@ -42,6 +42,7 @@ __all__ = [
     "RegionSample",
     "class_means",
     "region_sample",
+    "Inradii",
     "inradii",
     "logit_gradients",
     "null_space_directions",
@@ -163,40 +164,55 @@ def _boundary(
     sample.source[category] = idx
 
 
-def _ball_jobs(
-    model: nn.Module, points: Tensor, value_range: tuple[float, float], batch_size: int
-) -> Iterator[tuple[tuple, dict]]:
-    for chunk in points.split(batch_size):
-        reg = region_constraints(model, chunk)
-        for i in range(len(chunk)):
-            yield (reg.W[i].numpy(), reg.b[i].numpy(), value_range), {"hint": chunk[i].double().reshape(-1).numpy()}
+@dataclass
+class Inradii:
+    """Result of :func:`inradii`, one entry per point."""
+
+    radius: np.ndarray  # [n] the inradius of the point's region (with the input box)
+    iterations: np.ndarray  # [n] interior-point iterations
+    exact_fallback: np.ndarray  # [n] bool: the interior-point method did not converge; HiGHS solved this LP
 
 
 def inradii(
     model: nn.Module,
     points: Tensor,
     value_range: tuple[float, float],
-    workers: int = 1,
+    batch_size: int = 4,
     progress: bool = True,
     desc: str = "inradius LPs",
-) -> np.ndarray:
-    """The inradius (eq. 5, with the input box) of the linear region of every point, ``[n]``.
+) -> Inradii:
+    """The inradius (eq. 5, with the input box) of the linear region of every point.
 
-    The regions are built a few at a time and their LPs solved over ``workers`` processes.
+    The regions are built ``batch_size`` at a time on the model's device and their LPs solved together by
+    the interior-point method (:func:`nngeom.solvers.interior_point.chebyshev_ball_batch`, float64, on that
+    device). An LP it does not converge on is solved again exactly, by HiGHS with row generation
+    (:func:`nngeom.solvers.polytope.chebyshev_ball`), and flagged. Measured on the 3 x 1024 MNIST regions of
+    the Table 1 networks (2 cores): 1.6-2.0 s per LP and 19-27 iterations, against 1-21 s for HiGHS
+    (it varies with the network), the radii agreeing to 4e-10 relative.
     """
-    if len(points) == 0:
-        return np.zeros(0)
-    # the workers hold the cores: building regions on one thread avoids oversubscribing them
-    with torch_threads(1 if workers > 1 else torch.get_num_threads()):
-        out = run_jobs(
-            chebyshev_ball,
-            _ball_jobs(model, points, value_range, batch_size=4),
-            workers=workers,
-            total=len(points),
-            progress=progress,
-            desc=desc,
-        )
-    return np.array([ball.radius for ball in out])
+    from tqdm import tqdm
+
+    from nngeom.solvers.interior_point import chebyshev_ball_batch
+
+    n = len(points)
+    if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
+        raise ValueError(f"parameter 'batch_size' must be an integer >= 1, got {batch_size!r}")
+    radius, iterations, fallback = np.zeros(n), np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
+    dev = model_device(model)
+    with tqdm(total=n, desc=desc, disable=not progress) as bar:
+        for start in range(0, n, batch_size):
+            chunk = points[start : start + batch_size].to(dev)
+            reg = region_constraints(model, chunk)
+            # the regions come back on the CPU; their LPs run on the model's device
+            balls = chebyshev_ball_batch(reg.W.to(dev), reg.b.to(dev), value_range, hint=chunk.double().flatten(1))
+            sl = slice(start, start + len(chunk))
+            radius[sl], iterations[sl] = balls.radius.cpu().numpy(), balls.iterations.cpu().numpy()
+            for i in torch.nonzero(~balls.converged).flatten().tolist():
+                hint = chunk[i].double().flatten().cpu().numpy()
+                exact = chebyshev_ball(reg.W[i].numpy(), reg.b[i].numpy(), value_range, hint=hint)
+                radius[start + i], fallback[start + i] = exact.radius, True
+            bar.update(len(chunk))
+    return Inradii(radius, iterations, fallback)
 
 
 def _class_region_jobs(

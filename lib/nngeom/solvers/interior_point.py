@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nngeom.core.device import numpy_blas_threads
 from nngeom.core.validation import check_positive, check_positive_int, check_value_range
 
 __all__ = [
@@ -78,14 +79,34 @@ def _float64(name: str, value, device: torch.device) -> Tensor:
     return torch.as_tensor(np.array(value, dtype=np.float64), device=device)
 
 
-def _mv(C: Tensor, x: Tensor) -> Tensor:
-    """``C x`` per program, ``C`` shared ``[m, n]`` or one per program ``[B, m, n]``, ``x [B, n]`` -> ``[B, m]``."""
-    return x @ C.T if C.ndim == 2 else torch.bmm(C, x.unsqueeze(-1)).squeeze(-1)
+def _mv(Ct: Tensor, x: Tensor) -> Tensor:
+    """``C x`` per program from ``Ct = C^T``, shared ``[n, m]`` or one per program ``[B, n, m]``; ``x [B, n]`` ->
+    ``[B, m]``."""
+    return x @ Ct if Ct.ndim == 2 else torch.bmm(x.unsqueeze(1), Ct).squeeze(1)
 
 
-def _rmv(C: Tensor, y: Tensor) -> Tensor:
+def _rmv(Ct: Tensor, y: Tensor) -> Tensor:
     """``C^T y`` per program, ``y [B, m]`` -> ``[B, n]``."""
-    return y @ C if C.ndim == 2 else torch.bmm(y.unsqueeze(1), C).squeeze(1)
+    return y @ Ct.mT if Ct.ndim == 2 else torch.bmm(Ct, y.unsqueeze(-1)).squeeze(-1)
+
+
+def _normal_matrix(Ct: Tensor, d: Tensor) -> Tensor:
+    """The lower triangle of ``C^T diag(d) C`` per program (``Ct = C^T`` as in :func:`_mv`, ``d [B, m]``), with
+    zeros above the diagonal: ``[B, n, n]``, all that the Cholesky factorisation reads.
+
+    This product is most of the method's work (``2 m n^2`` flops an iteration). Computing only the lower
+    block triangle, in ``k`` column blocks, does ``(k + 1) / 2k`` of it: measured on 2 cores at 3,072 x 785,
+    0.042 s with four blocks against 0.074 s for the whole product (``C^T`` stored contiguously is part of
+    that: a row-scaled ``C^T`` times ``C`` runs at BLAS speed, a scaled transposed view does not).
+    """
+    B, n = d.shape[0], Ct.shape[-2]
+    blocks = min(4, max(1, n // 128))  # blocks narrower than ~200 columns lose BLAS efficiency
+    scaled = Ct * d[:, None, :]
+    K = torch.zeros(B, n, n, dtype=Ct.dtype, device=Ct.device)
+    edges = [round(i * n / blocks) for i in range(blocks + 1)]
+    for a, b in zip(edges[:-1], edges[1:]):
+        K[:, a:b, :b] = scaled[:, a:b] @ Ct[..., :b, :].mT
+    return K
 
 
 def _step_to_boundary(v: Tensor, dv: Tensor) -> Tensor:
@@ -167,6 +188,8 @@ def minimize_convex_batch(
         raise ValueError("parameters 'lo' and 'hi': need lo < hi in every coordinate")
     if not (bool(C.isfinite().all()) and bool(c.isfinite().all()) and bool(x.isfinite().all())):
         raise ValueError("parameters 'C', 'c' and 'x0' must be finite")
+    # only C^T is kept, stored contiguously: the Newton matrix is then a product at BLAS speed (_normal_matrix)
+    Ct, C = C.mT.contiguous(), None
     tol = check_positive("tol", tol)
     residual_tol = check_positive("residual_tol", residual_tol)
     max_iter = check_positive_int("max_iter", max_iter)
@@ -188,7 +211,7 @@ def minimize_convex_batch(
     fl, fu = lo.isfinite().double(), hi.isfinite().double()
     lo_f, hi_f = torch.where(fl > 0, lo, 0.0), torch.where(fu > 0, hi, 0.0)
     # unit slacks and multipliers, the slacks no smaller than the constraints' values at x0
-    s = (_mv(C, x) + c).clamp_min(1.0)
+    s = (_mv(Ct, x) + c).clamp_min(1.0)
     sl = torch.where(fl > 0, (x - lo_f).clamp_min(1.0), 1.0)
     su = torch.where(fu > 0, (hi_f - x).clamp_min(1.0), 1.0)
     z, zl, zu = torch.ones_like(s), fl.clone(), fu.clone()
@@ -206,8 +229,8 @@ def minimize_convex_batch(
         value, grad, hess = objective(x_all)
         value, grad = value[idx], grad[idx]
         hess = None if hess is None else hess[idx]
-        rd = grad - _rmv(C, z) - zl + zu
-        rp, rpl, rpu = _mv(C, x) + c - s, (x - lo_f - sl) * fl, (hi_f - x - su) * fu
+        rd = grad - _rmv(Ct, z) - zl + zu
+        rp, rpl, rpu = _mv(Ct, x) + c - s, (x - lo_f - sl) * fl, (hi_f - x - su) * fu
         gap = (z * s).sum(1) + (zl * sl).sum(1) + (zu * su).sum(1)
         scale = 1 + grad.abs().amax(1)
         res = torch.maximum(rd.abs().amax(1), torch.cat([rp, rpl, rpu], 1).abs().amax(1)) / scale
@@ -226,10 +249,10 @@ def minimize_convex_batch(
             fl, fu, lo_f, hi_f, c, N, since_best = fl[go], fu[go], lo_f[go], hi_f[go], c[go], N[go], since_best[go]
             value, grad, rd, rp, rpl, rpu, gap = value[go], grad[go], rd[go], rp[go], rpl[go], rpu[go], gap[go]
             hess = None if hess is None else hess[go]
-            if C.ndim == 3:
-                C = C[go]
+            if Ct.ndim == 3:
+                Ct = Ct[go]
         mu = (gap / N)[:, None]
-        K = (C.mT * (z / s)[:, None, :]) @ C
+        K = _normal_matrix(Ct, z / s)  # its lower triangle
         if hess is not None:
             K = K + hess
         K.diagonal(dim1=-2, dim2=-1).add_(fl * zl / sl + fu * zu / su)
@@ -251,9 +274,9 @@ def minimize_convex_batch(
             failed = stuck
 
         def direction(rc, rcl, rcu):
-            rhs = -rd + _rmv(C, (rc - z * rp) / s) + fl * (rcl - zl * rpl) / sl - fu * (rcu - zu * rpu) / su
+            rhs = -rd + _rmv(Ct, (rc - z * rp) / s) + fl * (rcl - zl * rpl) / sl - fu * (rcu - zu * rpu) / su
             dx = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
-            ds, dsl, dsu = _mv(C, dx) + rp, fl * (dx + rpl), fu * (rpu - dx)
+            ds, dsl, dsu = _mv(Ct, dx) + rp, fl * (dx + rpl), fu * (rpu - dx)
             return dx, ds, dsl, dsu, (rc - z * ds) / s, (rcl - zl * dsl) / sl, (rcu - zu * dsu) / su
 
         def steps(ds, dsl, dsu, dz, dzl, dzu, frac):
@@ -325,18 +348,21 @@ def minimize_convex(
         value = torch.tensor([float(value)], dtype=torch.float64)
         return value, torch.as_tensor(grad)[None], None if hess is None else torch.as_tensor(hess)[None]
 
-    sol = minimize_convex_batch(
-        batch_F,
-        torch.from_numpy(C),
-        np.asarray(c, dtype=np.float64)[None],
-        lo,
-        hi,
-        x0[None],
-        tol=tol,
-        residual_tol=residual_tol,
-        max_iter=max_iter,
-        patience=patience,
-    )
+    # F is numpy code called every iteration: numpy's BLAS threads would spin between calls and take the
+    # cores from torch's (see numpy_blas_threads); F's arithmetic is small, one thread is plenty
+    with numpy_blas_threads(1):
+        sol = minimize_convex_batch(
+            batch_F,
+            torch.from_numpy(C),
+            np.asarray(c, dtype=np.float64)[None],
+            lo,
+            hi,
+            x0[None],
+            tol=tol,
+            residual_tol=residual_tol,
+            max_iter=max_iter,
+            patience=patience,
+        )
     return ConvexSolution(
         sol.x[0].numpy(),
         float(sol.value[0]),
