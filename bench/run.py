@@ -26,7 +26,9 @@
 9. the batched torch interior-point method (``nngeom.solvers.interior_point``, ``--only ipm``) on the
    default device (CUDA when present): random dense LPs of one shape, all at once, vs one call of the numpy
    wrapper per LP (the same code, a batch of one on the CPU) and vs HiGHS (scipy) per LP; the inradius LPs
-   of random polytopes, all at once, vs the row-generation LP of ``nngeom.solvers.polytope`` (HiGHS).
+   of random polytopes, all at once, vs the row-generation LP of ``nngeom.solvers.polytope`` (HiGHS); at the
+   size of a 3 x 1024 MNIST region, the Newton matrix as its lower block triangle vs the whole product, and a
+   program with a numpy objective with numpy's BLAS on one thread vs as it is.
 Sections 3-4 use zoo models trained briefly (1 epoch on 10,000 images, cached): speed does not depend
 on accuracy, but persistence's work does depend on the network having real decision boundaries.
 Results are printed as a table and written to bench/results.json.
@@ -906,7 +908,73 @@ def _ipm(quick: bool) -> list[dict]:
             "speedup": t_balls_highs / t_balls,
         }
     )
+    rows += _ipm_region_scale(quick)
     return rows
+
+
+def _ipm_region_scale(quick: bool) -> list[dict]:
+    """Two measurements at the size of a 3 x 1024 MNIST region (3,072 unit rows, 784 variables; smaller with
+    ``quick``), on the CPU where the LRG pages run: the Newton matrix as its lower block triangle
+    (``_normal_matrix``) against the whole product from a scaled transposed view (the solver's earlier
+    form), and one least-squares program whose objective is numpy code (as the class-region programs' is)
+    solved by ``minimize_convex`` (numpy's BLAS on one thread while it runs) against the same batch-of-one
+    call with numpy's BLAS threads left as they are."""
+    import numpy as np
+
+    from nngeom.solvers.interior_point import _normal_matrix, minimize_convex, minimize_convex_batch
+
+    m, n = (1024, 256) if quick else (3072, 784)
+    g = np.random.default_rng(1)
+    A = g.normal(size=(m, n))
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    inside = g.uniform(-0.5, 0.5, size=n)
+    b = -A @ inside + np.abs(g.normal(size=m)) * 0.05
+    C = torch.tensor(A)[None]
+    d = torch.tensor(10.0 ** g.uniform(-8, 8, size=(1, m)))
+    Ct = C.mT.contiguous()
+    t_lower = timed(lambda: _normal_matrix(Ct, d), repeat=5)
+    t_full = timed(lambda: (C.mT * d[:, None, :]) @ C, repeat=5)
+    K = _normal_matrix(Ct, d)[0]
+    full = ((C.mT * d[:, None, :]) @ C)[0]
+    err = float((torch.tril(K) - torch.tril(full)).abs().max() / full.abs().max())
+    target = g.uniform(-1.0, 1.0, size=n)
+    L = g.normal(size=(10, n))  # a small dense map, like the 10 logits of a region
+
+    def F(x):  # ||L (x - target)||^2 + |x - target|^2 / 100, in numpy
+        r = x - target
+        u = L @ r
+        return float(u @ u + r @ r / 100), 2 * (L.T @ u) + r / 50, 2 * (L.T @ L) + np.eye(n) / 50
+
+    def batch_F(x):
+        value, grad, hess = F(x[0].numpy())
+        return torch.tensor([value]), torch.as_tensor(grad)[None], torch.as_tensor(hess)[None]
+
+    def limited():
+        return minimize_convex(F, A, b, -1.0, 1.0, inside)
+
+    def unlimited():
+        return minimize_convex_batch(batch_F, torch.tensor(A), torch.tensor(b)[None], -1.0, 1.0, inside[None])
+
+    t_lim, t_unlim = timed(limited, repeat=2), timed(unlimited, repeat=2)
+    its = limited().iterations
+    return [
+        {
+            "benchmark": f"Newton matrix C^T diag(d) C, {m} x {n}, as its lower block triangle (what the Cholesky "
+            f"factorisation reads; max rel. difference {err:.0e})",
+            "nngeom_s": t_lower,
+            "baseline": "the whole product from a scaled transposed view of C (the solver's earlier form)",
+            "baseline_s": t_full,
+            "speedup": t_full / t_lower,
+        },
+        {
+            "benchmark": f"one QP with a numpy objective ({m} rows, {n} variables, {its} iterations): minimize_convex, "
+            "numpy's BLAS on one thread while it runs",
+            "nngeom_s": t_lim,
+            "baseline": "the same solve with numpy's BLAS threads as they are (they spin between calls)",
+            "baseline_s": t_unlim,
+            "speedup": t_unlim / t_lim,
+        },
+    ]
 
 
 def _report(rows: list[dict], dev, quick: bool, name: str = "results.json") -> int:

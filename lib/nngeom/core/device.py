@@ -16,7 +16,6 @@ __all__ = [
     "resolve_device",
     "seeded_generator",
     "torch_threads",
-    "numpy_blas_threads",
     "model_device",
     "eval_mode",
     "predict",
@@ -64,21 +63,6 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@contextmanager
-def numpy_blas_threads(n: int) -> Iterator[None]:
-    """Run the block with numpy's and scipy's BLAS (OpenBLAS) limited to ``n`` threads, then restore them.
-
-    For loops that alternate small numpy calls with large torch ones: after each call OpenBLAS's threads
-    busy-wait for new work, and on two cores they then take the cores from torch's threads. Measured on
-    the interior-point method with a numpy objective (3,072 x 784 programs, 2 cores): 1.6x faster with
-    numpy's BLAS on one thread.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=max(1, int(n)), user_api="blas"):
-        yield
 
 
 def model_device(model: nn.Module, fallback: str | torch.device = "cpu") -> torch.device:
