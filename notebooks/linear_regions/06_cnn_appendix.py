@@ -37,7 +37,7 @@
 profile = "default"          # which profile produced this page (set by the workflow)
 metrics_path = ""            # where to write metrics.json (empty: do not write)
 seed = 0                     # draws the test points, targets, PGD starts and directions
-device = "auto"              # "auto", "cpu" or "cuda" (the LPs and programs run on the CPU)
+device = "auto"              # "auto", "cpu" or "cuda" (the inradius LPs run there, the class-region programs on the CPU)
 stand_in = True              # without CIFAR-10, run the analyses on Fashion-MNIST (clearly labelled)
 n_points = 4                 # test points per network for the inradii (Figure 9; the paper: 1,000)
 angle_points = 10            # manifold regions per network summarised for Figure 10
